@@ -1,0 +1,426 @@
+package polar
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrUnknownType is returned for a request that names a type the policy
+// does not declare.
+var ErrUnknownType = errors.New("unknown type")
+
+// ErrInvalidQuery is returned for a structurally invalid query (wrong
+// arity, unknown variable, wildcard where a value is needed).
+var ErrInvalidQuery = errors.New("invalid query")
+
+// DefaultMaxSteps is the evaluation budget of a query when none is set.
+const DefaultMaxSteps = 2_000_000
+
+// QueryOptions configure one query. The zero value is usable.
+type QueryOptions struct {
+	// Now returns the current Unix time in seconds for @current_unix_time.
+	// It is read once per query. Nil means the system clock.
+	Now func() int64
+	// MaxSteps bounds the work of the query; exceeding it is an error that
+	// wraps ErrBudgetExceeded. Zero means DefaultMaxSteps.
+	MaxSteps int
+	// Context facts hold for this query only.
+	Context []Fact
+}
+
+var qctxPool = sync.Pool{New: func() any { return new(qctx) }}
+
+func (p *Policy) begin(db Database, o *QueryOptions) (*qctx, error) {
+	q := qctxPool.Get().(*qctx)
+	q.p, q.db = p, db
+	q.budget = DefaultMaxSteps
+	q.now = 0
+	if o != nil && o.MaxSteps > 0 {
+		q.budget = o.MaxSteps
+	}
+	if o != nil && o.Now != nil {
+		q.now = o.Now()
+	} else {
+		q.now = time.Now().Unix()
+	}
+	if cap(q.litSyms) < len(p.literals) {
+		q.litSyms = make([]uint32, len(p.literals), len(p.literals)+8)
+	} else {
+		q.litSyms = q.litSyms[:len(p.literals)]
+		clear(q.litSyms)
+	}
+	if o != nil && len(o.Context) > 0 {
+		if err := q.loadContext(o.Context); err != nil {
+			q.end()
+			return nil, err
+		}
+	}
+	return q, nil
+}
+
+func (q *qctx) end() {
+	q.p, q.db, q.err = nil, nil, nil
+	q.nowSym, q.steps = 0, 0
+	q.extra = q.extra[:0]
+	clear(q.local)
+	q.localVal = q.localVal[:0]
+	q.localTyp = q.localTyp[:0]
+	q.ctx = nil
+	q.relIDs = q.relIDs[:0]
+	q.typeMap = q.typeMap[:0]
+	if len(q.memo) > 256 {
+		q.memo = nil
+	} else {
+		clear(q.memo)
+	}
+	q.stack = q.stack[:0]
+	q.mem.reset()
+	qctxPool.Put(q)
+}
+
+func (q *qctx) loadContext(facts []Fact) error {
+	q.ctx = map[string][]uint32{}
+	for i, f := range facts {
+		if len(f.Args) == 0 || len(f.Args) > MaxArity {
+			return fmt.Errorf("%w: context fact %d (%s) has %d arguments", ErrInvalidQuery, i, f.Predicate, len(f.Args))
+		}
+		key := predKey(f.Predicate, len(f.Args))
+		for _, a := range f.Args {
+			if err := q.p.checkValue(a); err != nil {
+				return fmt.Errorf("context fact %d (%s): %w", i, f.Predicate, err)
+			}
+			q.ctx[key] = append(q.ctx[key], q.intern(a))
+		}
+	}
+	return nil
+}
+
+// checkValue verifies that v is a concrete value of a known concrete type.
+func (p *Policy) checkValue(v Value) error {
+	if v.Type == "" || v.ID == "" {
+		return fmt.Errorf("%w: a value needs a type and an id", ErrInvalidQuery)
+	}
+	t, ok := p.env.lookup(v.Type)
+	if !ok {
+		return fmt.Errorf("%w %s: the policy declares no such type", ErrUnknownType, v.Type)
+	}
+	if t.abstract {
+		return fmt.Errorf("%w: %s is abstract; values need a concrete type", ErrInvalidQuery, v.Type)
+	}
+	return nil
+}
+
+// wildArg returns the symbol for a wildcard of the named type ("" = any).
+func (p *Policy) wildArg(typ string) (uint32, error) {
+	if typ == "" {
+		return 0, nil
+	}
+	t, ok := p.env.lookup(typ)
+	if !ok {
+		return 0, fmt.Errorf("%w %s: the policy declares no such type", ErrUnknownType, typ)
+	}
+	return wildSym(t.index), nil
+}
+
+// Authorize reports whether allow(actor, action, resource) holds.
+func (p *Policy) Authorize(db Database, actor Value, action string, resource Value, o *QueryOptions) (bool, error) {
+	if err := p.checkValue(actor); err != nil {
+		return false, fmt.Errorf("actor: %w", err)
+	}
+	if err := p.checkValue(resource); err != nil {
+		return false, fmt.Errorf("resource: %w", err)
+	}
+	q, err := p.begin(db, o)
+	if err != nil {
+		return false, err
+	}
+	defer q.end()
+	allow := p.lookupPred("allow", 3)
+	if allow == nil {
+		return false, nil
+	}
+	args := [3]uint32{q.intern(actor), q.intern(Value{TypeString, action}), q.intern(resource)}
+	_, n := q.call(allow, args[:], true)
+	return n > 0, q.err
+}
+
+// Actions returns the sorted set of actions a for which allow(actor, a,
+// resource) holds. all is true when the policy allows every action (a
+// wildcard answer); the explicit actions found are still returned.
+func (p *Policy) Actions(db Database, actor, resource Value, o *QueryOptions) (actions []string, all bool, err error) {
+	if err := p.checkValue(actor); err != nil {
+		return nil, false, fmt.Errorf("actor: %w", err)
+	}
+	if err := p.checkValue(resource); err != nil {
+		return nil, false, fmt.Errorf("resource: %w", err)
+	}
+	rows, err := p.Query(db, "allow", []Value{actor, {Type: TypeString}, resource}, o)
+	if err != nil {
+		return nil, false, err
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		a := r[1]
+		if a.IsWildcard() {
+			all = true
+			continue
+		}
+		if a.Type == TypeString && !seen[a.ID] {
+			seen[a.ID] = true
+			actions = append(actions, a.ID)
+		}
+	}
+	sort.Strings(actions)
+	return actions, all, nil
+}
+
+// List returns the sorted ids of every resource of resourceType for which
+// allow(actor, action, resource) holds. all is true when the policy allows
+// every resource of the type (a wildcard answer); ids found explicitly are
+// still returned.
+func (p *Policy) List(db Database, actor Value, action, resourceType string, o *QueryOptions) (ids []string, all bool, err error) {
+	if err := p.checkValue(actor); err != nil {
+		return nil, false, fmt.Errorf("actor: %w", err)
+	}
+	if err := p.checkValue(Value{resourceType, "x"}); err != nil {
+		return nil, false, fmt.Errorf("resource type: %w", err)
+	}
+	rows, err := p.Query(db, "allow", []Value{actor, {TypeString, action}, {Type: resourceType}}, o)
+	if err != nil {
+		return nil, false, err
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		v := r[2]
+		if v.IsWildcard() {
+			all = true
+			continue
+		}
+		if v.Type == resourceType && !seen[v.ID] {
+			seen[v.ID] = true
+			ids = append(ids, v.ID)
+		}
+	}
+	sort.Strings(ids)
+	return ids, all, nil
+}
+
+// Query returns every tuple of pred/len(args) that matches args, derived or
+// stored. An argument is a concrete value, a typed wildcard (Value{Type: T})
+// or an untyped wildcard (Value{}). In answers, positions the derivation
+// leaves open are wildcards.
+func (p *Policy) Query(db Database, predicate string, args []Value, o *QueryOptions) ([][]Value, error) {
+	if len(args) == 0 || len(args) > MaxArity {
+		return nil, fmt.Errorf("%w: %s needs between 1 and %d arguments", ErrInvalidQuery, predicate, MaxArity)
+	}
+	syms := make([]uint32, len(args))
+	q, err := p.begin(db, o)
+	if err != nil {
+		return nil, err
+	}
+	defer q.end()
+	for i, a := range args {
+		if a.IsWildcard() {
+			s, err := p.wildArg(a.Type)
+			if err != nil {
+				return nil, fmt.Errorf("argument %d: %w", i, err)
+			}
+			syms[i] = s
+			continue
+		}
+		if err := p.checkValue(a); err != nil {
+			return nil, fmt.Errorf("argument %d: %w", i, err)
+		}
+		syms[i] = q.intern(a)
+	}
+	pr := p.lookupPred(predicate, len(args))
+	if pr == nil {
+		pr = &pred{idx: len(p.preds), key: predKey(predicate, len(args)), name: predicate, arity: len(args)}
+	}
+	ans, n := q.call(pr, syms, false)
+	if q.err != nil {
+		return nil, q.err
+	}
+	return q.rows(ans, n, len(args)), nil
+}
+
+func (q *qctx) rows(ans []uint32, n, ar int) [][]Value {
+	out := make([][]Value, n)
+	for i := range out {
+		row := make([]Value, ar)
+		for j := range row {
+			row[j] = q.value(ans[i*ar+j])
+		}
+		out[i] = row
+	}
+	return out
+}
+
+// QueryCall is one predicate call of an EvaluateQuery request; its
+// arguments are variable names.
+type QueryCall struct {
+	Predicate string
+	Args      []string
+}
+
+// VarConstraint gives a query variable its type and, unless IDs is nil,
+// the values it may take (an empty non-nil IDs matches nothing).
+type VarConstraint struct {
+	Type string
+	IDs  []string
+}
+
+// EvaluateQuery evaluates a conjunction of calls over typed variables
+// (the Check API's evaluate_query) and returns every distinct assignment.
+// A row maps each variable to its id, or to nil when the derivation leaves
+// it open (any value of its type).
+func (p *Policy) EvaluateQuery(db Database, calls []QueryCall, vars map[string]VarConstraint, o *QueryOptions) ([]map[string]*string, error) {
+	if len(calls) == 0 {
+		return nil, fmt.Errorf("%w: no predicate to evaluate", ErrInvalidQuery)
+	}
+	names := sortedKeys(vars)
+	if len(names) > MaxArity*4 {
+		return nil, fmt.Errorf("%w: too many variables (%d)", ErrInvalidQuery, len(names))
+	}
+	s := newScope()
+	rule := &irRule{pred: "query"}
+	for _, n := range names {
+		c := vars[n]
+		t, ok := p.env.lookup(c.Type)
+		if !ok {
+			return nil, fmt.Errorf("variable %s: %w %s: the policy declares no such type", n, ErrUnknownType, c.Type)
+		}
+		if t.abstract {
+			return nil, fmt.Errorf("%w: variable %s has the abstract type %s", ErrInvalidQuery, n, c.Type)
+		}
+		i := s.named(n)
+		s.vars[i].typ = c.Type
+		switch {
+		case c.IDs == nil:
+		case len(c.IDs) == 0:
+			return []map[string]*string{}, nil
+		default:
+			l := irLit{kind: lIn, a: s.v(i)}
+			for _, id := range c.IDs {
+				v := Value{c.Type, id}
+				if err := p.checkValue(v); err != nil {
+					return nil, fmt.Errorf("variable %s: %w", n, err)
+				}
+				l.list = append(l.list, irTerm{kind: tConst, val: v})
+			}
+			if len(l.list) == 1 {
+				l = irLit{kind: lEq, a: s.v(i), b: l.list[0]}
+			}
+			rule.body = append(rule.body, l)
+		}
+	}
+	for _, c := range calls {
+		if len(c.Args) == 0 || len(c.Args) > MaxArity {
+			return nil, fmt.Errorf("%w: %s has %d arguments", ErrInvalidQuery, c.Predicate, len(c.Args))
+		}
+		l := irLit{kind: lCall, pred: c.Predicate}
+		for _, a := range c.Args {
+			if _, ok := vars[a]; !ok {
+				return nil, fmt.Errorf("%w: variable %s in %s has no constraint", ErrInvalidQuery, a, c.Predicate)
+			}
+			l.args = append(l.args, s.v(s.named(a)))
+		}
+		rule.body = append(rule.body, l)
+	}
+	rule.vars = s.vars
+	if len(names) > MaxArity {
+		return nil, fmt.Errorf("%w: at most %d distinct variables are supported", ErrInvalidQuery, MaxArity)
+	}
+	for _, n := range names {
+		rule.params = append(rule.params, irParam{term: s.v(s.byName[n]), typ: vars[n].Type})
+	}
+	q, err := p.begin(db, o)
+	if err != nil {
+		return nil, err
+	}
+	defer q.end()
+	cr, pr := p.adhocRule(q, rule)
+	args := make([]uint32, len(names))
+	for i := range args {
+		args[i] = wildSym(cr.varTyp[s.byName[names[i]]])
+	}
+	ans, n := q.call(pr, args, false)
+	if q.err != nil {
+		return nil, q.err
+	}
+	out := make([]map[string]*string, n)
+	for i := range out {
+		row := make(map[string]*string, len(names))
+		for j, name := range names {
+			v := q.value(ans[i*len(names)+j])
+			if !v.IsWildcard() {
+				id := v.ID
+				row[name] = &id
+			} else {
+				row[name] = nil
+			}
+		}
+		out[i] = row
+	}
+	return out, nil
+}
+
+// adhocRule compiles a query-time rule without changing the policy: its
+// new literals live in the query context and its predicate is private.
+func (p *Policy) adhocRule(q *qctx, r *irRule) (*crule, *pred) {
+	lit := func(v Value) int {
+		if i, ok := p.litIdx[v]; ok {
+			return i
+		}
+		q.extra = append(q.extra, v)
+		q.litSyms = append(q.litSyms, 0)
+		return len(p.literals) + len(q.extra) - 1
+	}
+	ct := func(t irTerm) cterm {
+		c := cterm{kind: t.kind, v: t.v}
+		if t.kind == tConst {
+			c.lit = lit(t.val)
+		}
+		return c
+	}
+	next := len(p.preds)
+	predOf := func(name string, arity int) *pred {
+		if pr := p.lookupPred(name, arity); pr != nil {
+			return pr
+		}
+		next++
+		return &pred{idx: next, key: predKey(name, arity), name: name, arity: arity}
+	}
+	self := &pred{idx: len(p.preds), key: "query", name: "query", arity: len(r.params)}
+	cr := &crule{ir: r, pred: self, nvars: len(r.vars)}
+	for _, prm := range r.params {
+		cr.head = append(cr.head, ct(prm.term))
+		cr.headTyp = append(cr.headTyp, p.env.index(prm.typ))
+	}
+	for _, v := range r.vars {
+		cr.varTyp = append(cr.varTyp, p.env.index(v.typ))
+	}
+	for _, l := range r.body {
+		c := clit{kind: l.kind, op: l.op, a: ct(l.a), b: ct(l.b), typ: -1}
+		switch l.kind {
+		case lCall:
+			c.pred = predOf(l.pred, len(l.args))
+			for _, a := range l.args {
+				c.args = append(c.args, ct(a))
+			}
+		case lIn:
+			for _, e := range l.list {
+				c.list = append(c.list, ct(e))
+			}
+		}
+		cr.body = append(cr.body, c)
+	}
+	cr.plans = make([]atomic.Pointer[plan], 1<<len(r.params))
+	self.rules = []*crule{cr}
+	self.hasRules = true
+	return cr, self
+}
