@@ -1,0 +1,2 @@
+resource Doc;
+actor User {}

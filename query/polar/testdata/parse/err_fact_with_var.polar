@@ -1,0 +1,3 @@
+test fixture f {
+  owns(x, Plot{"p"});
+}

@@ -1,0 +1,1 @@
+f(user) if user.name = "ana";

@@ -1,0 +1,3 @@
+resource Doc {
+  @internal roles = ["x"];
+}

@@ -1,0 +1,1 @@
+f(x) if forall(y in x, g(y));

@@ -1,0 +1,5 @@
+resource Doc {
+  "read" if "viewer";
+  "x" if "y" }
+f(x) if g(x)
+}

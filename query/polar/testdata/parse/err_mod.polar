@@ -1,0 +1,1 @@
+f(x) if y = x mod 2;

@@ -1,0 +1,3 @@
+f(x) if x = "line
+break";
+g(1);

@@ -1,0 +1,1 @@
+f(x) if x = y of z;

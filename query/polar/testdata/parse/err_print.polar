@@ -1,0 +1,1 @@
+f(x) if print(x) and g(x);

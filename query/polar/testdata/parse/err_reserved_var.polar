@@ -1,0 +1,1 @@
+f(and) if true;

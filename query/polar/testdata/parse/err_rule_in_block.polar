@@ -1,0 +1,3 @@
+resource Doc {
+  has_role(u, "x", d) if true;
+}

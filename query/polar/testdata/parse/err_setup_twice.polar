@@ -1,0 +1,6 @@
+test "t" {
+  setup { f(1); }
+  assert f(1);
+  setup { f(2); }
+  assert f(2);
+}

@@ -1,0 +1,3 @@
+resource Doc {
+  "read" if not "banned";
+}

@@ -1,0 +1,4 @@
+test "t" {
+  f(1);
+  assert f(1);
+}

@@ -1,0 +1,2 @@
+resource Doc {
+  "read" if "viewer";

@@ -1,0 +1,20 @@
+# Rule bodies: every operator, precedence and grouping.
+ops(a, b) if a = b and a != b and a < b and a <= b and a > b and a >= b;
+membership(x) if x in ["a", "b", "c",] and x in [] and x in [1, -2, +3] and x in [User{"u"}, true];
+types(x) if x matches User and _ matches Repo;
+consts() if true and not false;
+literals(x) if x = "s" and x = 42 and x = -7 and x = +3 and x = true and x = User{"ana"};
+time(t) if t > @current_unix_time and @current_unix_time <= t;
+prec1(x) if a(x) or b(x) and c(x);
+prec2(x) if (a(x) or b(x)) and c(x);
+prec3(x) if not a(x) and b(x);
+prec4(x) if not (a(x) and b(x));
+prec5(x) if not x = 1;
+prec6(x) if not not a(x);
+nested(x) if a(x) or (b(x) or c(x));
+nested2(x) if (a(x) and b(x)) and c(x);
+chain(x) if a(x) or b(x) or c(x) or d(x);
+parens(x) if ((a(x)));
+mixed(x) if (a(x) and not b(x)) or (c(x) and (d(x) or e(x)));
+bounds(x) if x = -9223372036854775808 or x = 9223372036854775807;
+typed(x) if x = Integer{5} or x = String{"s"} or x = Boolean{false} or true = x;
