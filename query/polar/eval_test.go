@@ -256,7 +256,7 @@ has_role(user: User, role: String, report: Report) if
 		},
 	},
 	{
-		name: "8A custom allow replaces the default",
+		name:   "8A custom allow replaces the default",
 		policy: example8,
 		facts:  example8Facts,
 		checks: []string{
