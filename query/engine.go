@@ -1,0 +1,223 @@
+package query
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/dgraph-io/ristretto/v2"
+
+	"github.com/outpost-authz/outpost/query/polar"
+	"github.com/outpost-authz/outpost/replica"
+)
+
+var _ polar.Database = (*replica.View)(nil)
+
+// Errors callers branch on. The HTTP layer maps them to status codes.
+var (
+	// ErrNotReady: no policy has been loaded, so no question can be answered.
+	ErrNotReady = errors.New("replica has not loaded a policy yet")
+	// ErrBadRequest wraps every problem with the question itself.
+	ErrBadRequest = errors.New("bad request")
+	// ErrEvaluation wraps evaluation failures such as an exceeded budget.
+	ErrEvaluation = errors.New("policy evaluation failed")
+)
+
+// Config configures an Engine. The zero value gives the documented defaults.
+type Config struct {
+	// CacheMaxBytes bounds the answer cache (approximate bytes, including
+	// ristretto's own per-entry overhead). 0 means 64 MiB; negative disables
+	// the cache.
+	CacheMaxBytes int64
+	// MaxSteps is the evaluation budget of one question (0: polar's default).
+	MaxSteps int
+	// Now is the clock for @current_unix_time (nil: the system clock).
+	Now func() int64
+}
+
+// DefaultCacheMaxBytes is the answer cache size when none is configured.
+const DefaultCacheMaxBytes = 64 << 20
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.MaxSteps < 0 {
+		return fmt.Errorf("query: MaxSteps must not be negative")
+	}
+	return nil
+}
+
+// Engine answers questions against a replica state.
+type Engine struct {
+	state atomic.Pointer[replica.State]
+	cfg   Config
+	cache *ristretto.Cache[string, any]
+	stats Stats
+}
+
+// Stats counts cache use; the fields are read with atomic loads by metrics.
+type Stats struct {
+	hits, misses counter
+}
+
+// Compile is the replica.Compiler for Polar policies: it parses and
+// compiles the source into a *polar.Policy.
+func Compile(src replica.PolicySource) (any, error) {
+	name := src.Filename
+	if name == "" {
+		name = "policy.polar"
+	}
+	f, err := polar.Parse(name, src.Src)
+	if err != nil {
+		return nil, err
+	}
+	return polar.Compile([]*polar.File{f}, polar.CompileOptions{})
+}
+
+// New returns an Engine over state.
+func New(state *replica.State, cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg}
+	e.state.Store(state)
+	if cfg.CacheMaxBytes >= 0 {
+		max := cfg.CacheMaxBytes
+		if max == 0 {
+			max = DefaultCacheMaxBytes
+		}
+		// Costs are our estimate of an entry's bytes; IgnoreInternalCost is
+		// false so ristretto adds its own per-entry overhead and MaxCost
+		// bounds real memory rather than payload alone.
+		c, err := ristretto.NewCache(&ristretto.Config[string, any]{
+			NumCounters:        max / 64 * 10, // ~10 counters per expected entry of ~64 bytes
+			MaxCost:            max,
+			BufferItems:        64,
+			IgnoreInternalCost: false,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("query: create answer cache: %w", err)
+		}
+		e.cache = c
+	}
+	return e, nil
+}
+
+// Close releases the cache.
+func (e *Engine) Close() {
+	if e.cache != nil {
+		e.cache.Close()
+	}
+}
+
+// CacheStats returns the number of cache hits and misses so far.
+func (e *Engine) CacheStats() (hits, misses uint64) {
+	return e.stats.hits.load(), e.stats.misses.load()
+}
+
+// Meta describes how an answer was produced.
+type Meta struct {
+	Revision uint64
+	Cached   bool
+}
+
+// begin acquires a view and its compiled policy.
+func (e *Engine) begin() (*replica.View, *polar.Policy, error) {
+	v := e.state.Load().Acquire()
+	_, compiled := v.Policy()
+	p, _ := compiled.(*polar.Policy)
+	if p == nil {
+		v.Release()
+		return nil, nil, ErrNotReady
+	}
+	return v, p, nil
+}
+
+func (e *Engine) options(context []replica.Fact) *polar.QueryOptions {
+	o := &polar.QueryOptions{Now: e.cfg.Now, MaxSteps: e.cfg.MaxSteps}
+	for _, f := range context {
+		o.Context = append(o.Context, toPolarFact(f))
+	}
+	return o
+}
+
+// checkContext validates context facts like stored facts (spec §15.5).
+func checkContext(p *polar.Policy, facts []replica.Fact) error {
+	for i, f := range facts {
+		for j, a := range f.Args {
+			if _, err := replica.Canonical(a); err != nil {
+				return fmt.Errorf("%w: context_facts[%d].args[%d]: %v", ErrBadRequest, i, j, err)
+			}
+		}
+		if err := p.CheckFact(toPolarFact(f)); err != nil {
+			return fmt.Errorf("%w: context_facts[%d]: %v", ErrBadRequest, i, err)
+		}
+	}
+	return nil
+}
+
+func toPolarFact(f replica.Fact) polar.Fact {
+	pf := polar.Fact{Predicate: f.Predicate, Args: make([]polar.Value, len(f.Args))}
+	for i, a := range f.Args {
+		a, _ = replica.Canonical(a)
+		pf.Args[i] = polar.Value(a)
+	}
+	return pf
+}
+
+// classify wraps an evaluation error in the package's error kinds.
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, polar.ErrUnknownType), errors.Is(err, polar.ErrInvalidQuery):
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+	default:
+		return fmt.Errorf("%w: %v", ErrEvaluation, err)
+	}
+}
+
+// canonical checks and canonicalises a value named field in messages.
+func canonical(field string, v replica.Value) (polar.Value, error) {
+	c, err := replica.Canonical(v)
+	if err != nil {
+		return polar.Value{}, fmt.Errorf("%w: %s: %v", ErrBadRequest, field, err)
+	}
+	return polar.Value(c), nil
+}
+
+// cacheKey builds a key from the revision and the parts of a question.
+func cacheKey(rev uint64, kind string, parts ...string) string {
+	var b strings.Builder
+	b.Grow(32 + 16*len(parts))
+	b.WriteString(strconv.FormatUint(rev, 36))
+	b.WriteByte('|')
+	b.WriteString(kind)
+	for _, p := range parts {
+		b.WriteByte('|')
+		b.WriteString(strconv.Itoa(len(p)))
+		b.WriteByte(':')
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+func (e *Engine) cached(key string) (any, bool) {
+	if e.cache == nil {
+		return nil, false
+	}
+	v, ok := e.cache.Get(key)
+	if ok {
+		e.stats.hits.add(1)
+	} else {
+		e.stats.misses.add(1)
+	}
+	return v, ok
+}
+
+func (e *Engine) store(key string, v any, cost int64) {
+	if e.cache != nil {
+		e.cache.Set(key, v, int64(len(key))+cost)
+	}
+}

@@ -1,0 +1,48 @@
+// Package replica is Outpost's domain core: typed values and their interning,
+// the indexed fact set, events and their application, read views at a
+// revision, bulk loading for checkpoints, and the state digest. It imports
+// nothing from Outpost (standard library only).
+//
+// # Data structures
+//
+// Values are interned to symbols (uint32, 1, 2, 3, ... below 1<<31) by an
+// append-only interner: ids live in byte chunks, with a packed offset/length
+// and a type number (uint16) per symbol and an open-addressing hash table for
+// lookups. Symbols are never renumbered or reused for the life of a State;
+// not even a clear event resets the interner, so symbols of values that no
+// fact mentions any more are reclaimed only when a node restarts from a
+// checkpoint (the Loader interns what the checkpoint lists).
+//
+// Facts are stored per relation (predicate, arity) as dense rows of symbols,
+// with a hash set for set semantics and, for every argument position, an
+// index from symbol to posting list of rows. Scan walks the shortest posting
+// list among the bound positions. Deletes swap the last row into the hole and
+// fix the indexes (O(arity) list updates), so there are no tombstones and
+// scans never slow down after deletes. See relation and posIndex for the
+// layout. Nothing in the fact set holds Go pointers per value or per fact,
+// so its size does not add to garbage-collection work.
+//
+// A Loader builds a State in bulk (checkpoint load); View.ForEachValue,
+// Relations and ForEachTuple, or a detached View.Export, read it back out.
+//
+// The state digest is specified in digest.go (ComputeDigest); the fact part
+// is a sum of per-fact hashes maintained on every insert and delete.
+//
+// # Concurrency
+//
+// A State has one sync.RWMutex. Apply validates, canonicalises, hashes and
+// compiles an event without the lock, then takes the write lock only to
+// mutate. Readers call Acquire, which takes the read lock and returns a View;
+// everything read through the View belongs to one revision until Release, so
+// a reader never sees part of an event. Views must be short-lived: while a
+// view is held, Apply waits, and with a writer waiting, new Acquire calls
+// wait too (sync.RWMutex), so a goroutine must never Acquire while it holds a
+// view. A checkpoint writer should therefore take View.Export (a copy of the
+// tuples, milliseconds even for millions of facts), Release, and write from
+// the Export. Strings returned by a View (Value, Facts, ForEachValue) stay valid
+// after Release: they alias interner bytes, which are never overwritten.
+// Tuple slices passed to callbacks are valid only during the callback.
+//
+// State.Revision and State.Duplicates are atomic and need no lock. A Loader
+// is not safe for concurrent use; the State it returns is.
+package replica
