@@ -1,0 +1,59 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+
+	"github.com/outpost-authz/outpost/replica"
+)
+
+// ErrTerminal marks an error a Source cannot recover from by retrying: bad
+// configuration, credentials refused, a topic or stream that does not exist.
+var ErrTerminal = errors.New("ingest source cannot continue")
+
+// Message is one delivery from a transport.
+type Message struct {
+	// Data is one event in its JSON form (replica.DecodeEvent), or nil for a
+	// heartbeat that only reports Behind.
+	Data []byte
+	// After is the transport position just past this message. Only the
+	// field of the Source's own transport is meaningful (Seq for poll,
+	// KafkaOffset for Kafka, JetStreamSeq for NATS).
+	After replica.Position
+	// Behind is how many messages the transport knows to follow this one:
+	// 0 means the source was caught up with its head when it delivered the
+	// message, -1 that it does not know.
+	Behind int64
+}
+
+// Handler consumes messages in transport order. A nil return accepts the
+// message; the Source will not deliver it again in this Run. An error
+// rejects it: the Source backs off (capped, jittered) and resumes from the
+// position after the last accepted message, delivering the rejected one
+// again.
+type Handler func(ctx context.Context, m Message) error
+
+// Source reads the ordered event stream of one environment from one
+// transport.
+//
+// Contract:
+//   - Ordering: messages are delivered in transport order, one at a time;
+//     Handler is never called concurrently.
+//   - Resumption: Run starts just past from (its transport field; when that
+//     is unknown, from the first message whose event seq is > from.Seq, or
+//     from the start of the transport's retention).
+//   - At least once: after a reconnect or a rejected message, messages may
+//     be delivered again. Transports may also carry duplicates and, after
+//     faults, events beyond a gap; the Handler deals with both (the replica
+//     skips seq <= applied and reports a gap for seq > applied+1).
+//   - Errors: connection failures and rejected messages are retried inside
+//     Run with capped exponential backoff and jitter that resets after
+//     progress. Run returns nil when ctx ends, and an error wrapping
+//     ErrTerminal when it cannot continue.
+//   - Heartbeats: a Source delivers a heartbeat (Data nil) when it learns
+//     it is caught up while idle, at most about once per second.
+type Source interface {
+	// Name is the transport's name: "poll", "kafka" or "nats".
+	Name() string
+	Run(ctx context.Context, from replica.Position, h Handler) error
+}
