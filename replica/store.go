@@ -2,12 +2,14 @@ package replica
 
 import (
 	"slices"
+	"sync/atomic"
 )
 
 // store is the fact set of one environment: the interner, the relations and
 // the digest's running fact sum. It has no locking of its own (State guards
 // it).
 type store struct {
+	id     uint64 // unique per store in this process (see View.StoreID)
 	in     *interner
 	rels   []*relation // by relation id; never removed (clear empties them)
 	relIDs map[relKey]int
@@ -20,8 +22,10 @@ type relKey struct {
 	arity int
 }
 
+var storeIDs atomic.Uint64
+
 func newStore() *store {
-	return &store{in: newInterner(), relIDs: make(map[relKey]int)}
+	return &store{id: storeIDs.Add(1), in: newInterner(), relIDs: make(map[relKey]int)}
 }
 
 func (st *store) relation(name string, arity int) *relation {

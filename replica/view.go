@@ -38,6 +38,15 @@ func (v *View) FactCount() int { return v.s.st.facts }
 // ValueCount returns the number of symbols handed out (values ever seen).
 func (v *View) ValueCount() int { return v.s.st.in.count() }
 
+// StoreID identifies the store behind the view. Symbols, type numbers and
+// relation ids are valid for every view with the same StoreID (a new id
+// comes only with a new State, e.g. after a re-bootstrap); evaluators use
+// it to keep what they resolved across queries.
+func (v *View) StoreID() uint64 { return v.s.st.id }
+
+// RelationCount returns the number of relations ever created in the store.
+func (v *View) RelationCount() int { return len(v.s.st.rels) }
+
 // FactSum returns the running sum of fact hashes (see ComputeDigest).
 func (v *View) FactSum() FactSum { return v.s.st.sum }
 

@@ -3,6 +3,7 @@ package polar
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,7 @@ type QueryOptions struct {
 	Context []Fact
 }
 
-var qctxPool = sync.Pool{New: func() any { return new(qctx) }}
+var qctxPool = sync.Pool{New: func() any { return newQctx() }}
 
 func (p *Policy) begin(db Database, o *QueryOptions) (*qctx, error) {
 	q := qctxPool.Get().(*qctx)
@@ -47,12 +48,7 @@ func (p *Policy) begin(db Database, o *QueryOptions) (*qctx, error) {
 	} else {
 		q.now = time.Now().Unix()
 	}
-	if cap(q.litSyms) < len(p.literals) {
-		q.litSyms = make([]uint32, len(p.literals), len(p.literals)+8)
-	} else {
-		q.litSyms = q.litSyms[:len(p.literals)]
-		clear(q.litSyms)
-	}
+	q.bind(db, p)
 	if o != nil && len(o.Context) > 0 {
 		if err := q.loadContext(o.Context); err != nil {
 			q.end()
@@ -70,16 +66,57 @@ func (q *qctx) end() {
 	q.localVal = q.localVal[:0]
 	q.localTyp = q.localTyp[:0]
 	q.ctx = nil
-	q.relIDs = q.relIDs[:0]
-	q.typeMap = q.typeMap[:0]
 	if len(q.memo) > 256 {
 		q.memo = nil
 	} else {
 		clear(q.memo)
 	}
 	q.stack = q.stack[:0]
+	q.depth = 0
 	q.mem.reset()
 	qctxPool.Put(q)
+}
+
+// bind prepares the per-store caches: symbols of policy literals, type
+// numbers and relation ids resolved by earlier queries stay valid while the
+// store (StoreIdentity) and the policy are the same.
+func (q *qctx) bind(db Database, p *Policy) {
+	n := len(p.literals)
+	si, ok := db.(StoreIdentity)
+	same := ok && q.boundPolicy == p && q.boundStore == si.StoreID() && q.boundStore != 0
+	if !same {
+		q.litSyms = append(q.litSyms[:0], make([]uint32, n)...)
+		q.litLocal = append(q.litLocal[:0], make([]bool, n)...)
+		q.relIDs = q.relIDs[:0]
+		q.typeMap = q.typeMap[:0]
+		q.boundPolicy, q.boundStore, q.boundValues, q.boundRels = p, 0, -1, -1
+		if ok {
+			q.boundStore = si.StoreID()
+		}
+	}
+	q.litSyms = q.litSyms[:n]
+	values, rels := -2, -2
+	if ok {
+		values, rels = si.ValueCount(), si.RelationCount()
+	}
+	for i, s := range q.litSyms {
+		if s >= LocalSymBase {
+			// query-local symbols die with the query; the literal is known
+			// to be absent while the store has not gained values
+			q.litSyms[i] = 0
+			q.litLocal[i] = values == q.boundValues
+		} else if s == 0 {
+			q.litLocal[i] = false
+		}
+	}
+	if rels != q.boundRels {
+		for i, r := range q.relIDs {
+			if r == -1 {
+				q.relIDs[i] = -2
+			}
+		}
+	}
+	q.boundValues, q.boundRels = values, rels
 }
 
 func (q *qctx) loadContext(facts []Fact) error {
@@ -158,23 +195,19 @@ func (p *Policy) Actions(db Database, actor, resource Value, o *QueryOptions) (a
 	if err := p.checkValue(resource); err != nil {
 		return nil, false, fmt.Errorf("resource: %w", err)
 	}
-	rows, err := p.Query(db, "allow", []Value{actor, {Type: TypeString}, resource}, o)
+	var acts []string
+	err = p.allowColumn(db, o, actor, Value{Type: TypeString}, resource, 1, func(v Value) {
+		switch {
+		case v.IsWildcard():
+			all = true
+		case v.Type == TypeString:
+			acts = append(acts, v.ID)
+		}
+	})
 	if err != nil {
 		return nil, false, err
 	}
-	seen := map[string]bool{}
-	for _, r := range rows {
-		a := r[1]
-		if a.IsWildcard() {
-			all = true
-			continue
-		}
-		if a.Type == TypeString && !seen[a.ID] {
-			seen[a.ID] = true
-			actions = append(actions, a.ID)
-		}
-	}
-	sort.Strings(actions)
+	actions = dedupeSorted(acts)
 	return actions, all, nil
 }
 
@@ -189,24 +222,57 @@ func (p *Policy) List(db Database, actor Value, action, resourceType string, o *
 	if err := p.checkValue(Value{resourceType, "x"}); err != nil {
 		return nil, false, fmt.Errorf("resource type: %w", err)
 	}
-	rows, err := p.Query(db, "allow", []Value{actor, {TypeString, action}, {Type: resourceType}}, o)
+	var ids0 []string
+	err = p.allowColumn(db, o, actor, Value{TypeString, action}, Value{Type: resourceType}, 2, func(v Value) {
+		switch {
+		case v.IsWildcard():
+			all = true
+		case v.Type == resourceType:
+			ids0 = append(ids0, v.ID)
+		}
+	})
 	if err != nil {
 		return nil, false, err
 	}
-	seen := map[string]bool{}
-	for _, r := range rows {
-		v := r[2]
+	ids = dedupeSorted(ids0)
+	return ids, all, nil
+}
+
+// allowColumn evaluates allow(a, b, c) and calls fn with column col of
+// every answer, without materialising rows.
+func (p *Policy) allowColumn(db Database, o *QueryOptions, a, b, c Value, col int, fn func(Value)) error {
+	pr := p.lookupPred("allow", 3)
+	if pr == nil {
+		return nil
+	}
+	q, err := p.begin(db, o)
+	if err != nil {
+		return err
+	}
+	defer q.end()
+	var args [3]uint32
+	for i, v := range []Value{a, b, c} {
 		if v.IsWildcard() {
-			all = true
+			if args[i], err = p.wildArg(v.Type); err != nil {
+				return err
+			}
 			continue
 		}
-		if v.Type == resourceType && !seen[v.ID] {
-			seen[v.ID] = true
-			ids = append(ids, v.ID)
-		}
+		args[i] = q.intern(v)
 	}
-	sort.Strings(ids)
-	return ids, all, nil
+	ans, n := q.call(pr, args[:], false)
+	if q.err != nil {
+		return q.err
+	}
+	for i := 0; i < n; i++ {
+		fn(q.value(ans[i*3+col]))
+	}
+	return nil
+}
+
+func dedupeSorted(s []string) []string {
+	sort.Strings(s)
+	return slices.Compact(s)
 }
 
 // Query returns every tuple of pred/len(args) that matches args, derived or

@@ -36,3 +36,15 @@ type Database interface {
 // LocalSymBase is the first symbol number the evaluator uses for values that
 // the store does not know (query arguments, policy literals, context facts).
 const LocalSymBase = 1 << 31
+
+// StoreIdentity is implemented by databases whose symbols, type numbers
+// and relation ids stay valid across every view with the same StoreID.
+// The evaluator then keeps what it resolved (policy literals, types,
+// relation handles) from one query to the next instead of looking them up
+// again. ValueCount and RelationCount tell it whether a value or relation
+// that was absent may have appeared since.
+type StoreIdentity interface {
+	StoreID() uint64
+	ValueCount() int
+	RelationCount() int
+}

@@ -54,11 +54,12 @@ type callKey struct {
 }
 
 type memoEntry struct {
-	ans      []uint32
+	ans      []uint32 // nil for a ground call: its one answer is its arguments
 	n        int
 	complete bool
 }
 
+// frame is a call being evaluated. Frames are pooled per query context.
 type frame struct {
 	pred    *pred
 	key     callKey
@@ -71,12 +72,21 @@ type frame struct {
 	done    bool
 	ans     []uint32
 	n       int
-	set     map[callKey]struct{}
+	set     rowSet
 }
 
+// add records an answer unless it is known; it reports whether it was new.
+// A ground call has at most one answer, its arguments, which is not stored.
 func (f *frame) add(t []uint32) bool {
+	if f.ground {
+		if f.n > 0 {
+			return false
+		}
+		f.n, f.done = 1, true
+		return true
+	}
 	ar := f.pred.arity
-	if f.set == nil && f.n < 16 {
+	if f.n < 8 {
 	scan:
 		for i := 0; i < f.n; i++ {
 			row := f.ans[i*ar : (i+1)*ar]
@@ -87,28 +97,113 @@ func (f *frame) add(t []uint32) bool {
 			}
 			return false
 		}
-	} else {
-		if f.set == nil {
-			f.set = make(map[callKey]struct{}, 32)
-			for i := 0; i < f.n; i++ {
-				var k callKey
-				copy(k.a[:], f.ans[i*ar:(i+1)*ar])
-				f.set[k] = struct{}{}
-			}
-		}
-		var k callKey
-		copy(k.a[:], t)
-		if _, dup := f.set[k]; dup {
-			return false
-		}
-		f.set[k] = struct{}{}
+	} else if !f.set.insert(f.ans, ar, t, f.n) {
+		return false
 	}
 	f.ans = append(f.ans, t...)
 	f.n++
-	if f.ground || f.exists {
+	if f.n == 8 {
+		f.set.reset()
+		for i := 0; i < f.n; i++ {
+			f.set.insert(f.ans, ar, f.ans[i*ar:(i+1)*ar], i)
+		}
+	}
+	if f.exists {
 		f.done = true
 	}
 	return true
+}
+
+// rowSet is an open-addressing hash set of answer rows stored elsewhere
+// (slots hold row index + 1).
+type rowSet struct {
+	slots []uint32
+	n     int
+}
+
+func (s *rowSet) reset() {
+	clear(s.slots)
+	s.n = 0
+}
+
+func hashRow(t []uint32) uint64 {
+	h := uint64(0x9E3779B97F4A7C15)
+	for _, x := range t {
+		h ^= uint64(x)
+		h *= 0xBF58476D1CE4E5B9
+		h ^= h >> 31
+	}
+	return h
+}
+
+// insert adds row index idx (whose tuple is t) unless an equal row is
+// present; rows are read from data with arity ar.
+func (s *rowSet) insert(data []uint32, ar int, t []uint32, idx int) bool {
+	if (s.n+1)*4 > len(s.slots)*3 {
+		old := s.slots
+		s.slots = make([]uint32, max(64, len(old)*2))
+		s.n = 0
+		for _, e := range old {
+			if e != 0 {
+				s.place(data, ar, int(e-1))
+			}
+		}
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := hashRow(t) & mask; ; i = (i + 1) & mask {
+		e := s.slots[i]
+		if e == 0 {
+			s.slots[i] = uint32(idx + 1)
+			s.n++
+			return true
+		}
+		row := data[int(e-1)*ar : int(e)*ar]
+		same := true
+		for j := range row {
+			if row[j] != t[j] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return false
+		}
+	}
+}
+
+func (s *rowSet) place(data []uint32, ar, idx int) {
+	mask := uint64(len(s.slots) - 1)
+	for i := hashRow(data[idx*ar:(idx+1)*ar]) & mask; ; i = (i + 1) & mask {
+		if s.slots[i] == 0 {
+			s.slots[i] = uint32(idx + 1)
+			s.n++
+			return
+		}
+	}
+}
+
+// cont is what happens when a rule body has a solution: add the head
+// tuple to a frame, or note that a solution exists (negation).
+type cont struct {
+	found bool
+	f     *frame // nil: only note that a solution exists
+	r     *crule
+	env   []uint32
+}
+
+// scanCtx is the state of one scan of stored and context facts. The
+// scan callback is one method value per query context, so scans do not
+// allocate; it finds its state on a stack of scanCtx.
+type scanCtx struct {
+	args    []uint32 // the call pattern: concrete, 0 or typed wildcard
+	typed   bool
+	into    *frame // collect matches into this frame, or
+	st      *step  // continue this plan step
+	rest    []step
+	env     []uint32
+	k       *cont
+	matched bool
+	stopAll bool
 }
 
 // qctx is the state of one query evaluation. It is not shared.
@@ -127,10 +222,30 @@ type qctx struct {
 	typeMap  []int32
 	steps    int
 	budget   int
-	memo     map[callKey]*memoEntry
+	memo     map[callKey]memoEntry
 	stack    []*frame
 	err      error
 	mem      arena
+
+	// What is resolved against one store and policy, kept across queries
+	// while both stay the same (see StoreIdentity).
+	boundStore  uint64
+	boundPolicy *Policy
+	boundValues int
+	boundRels   int
+	litLocal    []bool // literal i is known to be absent from the store
+
+	frames  []*frame // free frames
+	conts   []*cont  // free continuations
+	scans   []*scanCtx
+	depth   int // scans in use
+	tupleFn func([]uint32) bool
+}
+
+func newQctx() *qctx {
+	q := &qctx{}
+	q.tupleFn = q.onTuple
+	return q
 }
 
 func (q *qctx) fail(err error) {
@@ -152,6 +267,11 @@ func (q *qctx) intern(v Value) uint32 {
 	if s := q.db.Lookup(v.Type, v.ID); s != 0 {
 		return s
 	}
+	return q.internLocal(v)
+}
+
+// internLocal gives a value the store does not have a query-local symbol.
+func (q *qctx) internLocal(v Value) uint32 {
 	if s, ok := q.local[v]; ok {
 		return s
 	}
@@ -175,7 +295,12 @@ func (q *qctx) lit(i int) uint32 {
 	} else {
 		v = q.extra[i-len(q.p.literals)]
 	}
-	s := q.intern(v)
+	var s uint32
+	if i < len(q.litLocal) && q.litLocal[i] {
+		s = q.internLocal(v)
+	} else {
+		s = q.intern(v)
+	}
 	q.litSyms[i] = s
 	return s
 }
@@ -292,13 +417,13 @@ func (q *qctx) relID(p *pred) int {
 	return r
 }
 
-// scanFacts visits stored and context facts of p matching args.
-func (q *qctx) scanFacts(p *pred, args []uint32, fn func(t []uint32) bool) bool {
-	typed := false
-	inStore := true
+// scan visits the stored and context facts of p matching sc.args.
+func (q *qctx) scan(p *pred, sc *scanCtx) {
 	defer q.mem.release(q.mem.mark())
-	pattern := q.mem.alloc(len(args))
-	for i, a := range args {
+	pattern := q.mem.alloc(len(sc.args))
+	inStore := true
+	sc.typed = false
+	for i, a := range sc.args {
 		switch {
 		case isConcrete(a):
 			pattern[i] = a
@@ -306,33 +431,18 @@ func (q *qctx) scanFacts(p *pred, args []uint32, fn func(t []uint32) bool) bool 
 				inStore = false
 			}
 		case a != 0:
-			typed = true
+			sc.typed = true
 		}
-	}
-	visit := func(t []uint32) bool {
-		if !q.tick() {
-			return false
-		}
-		if typed {
-			for i, a := range args {
-				if a >= wildBase && !q.fits(t[i], wildType(a)) {
-					return true
-				}
-			}
-		}
-		return fn(t)
 	}
 	cont := true
 	if inStore {
 		if rel := q.relID(p); rel >= 0 {
-			q.db.Scan(rel, pattern, func(t []uint32) bool {
-				cont = visit(t)
-				return cont
-			})
+			q.db.Scan(rel, pattern, q.tupleFn)
+			cont = !sc.stopAll && q.err == nil && !(sc.into != nil && sc.into.done) && !(sc.st != nil && sc.st.exists && sc.matched)
 		}
 	}
 	if !cont || len(q.ctx) == 0 {
-		return cont && q.err == nil
+		return
 	}
 	rows := q.ctx[p.key]
 	ar := p.arity
@@ -344,20 +454,123 @@ outer:
 				continue outer
 			}
 		}
-		if !visit(t) {
+		if !q.tupleFn(t) {
+			return
+		}
+	}
+}
+
+func (q *qctx) pushScan() *scanCtx {
+	if q.depth == len(q.scans) {
+		q.scans = append(q.scans, &scanCtx{})
+	}
+	sc := q.scans[q.depth]
+	*sc = scanCtx{}
+	q.depth++
+	return sc
+}
+
+func (q *qctx) popScan() { q.depth-- }
+
+// onTuple is the scan callback; it returns false to stop the scan.
+func (q *qctx) onTuple(t []uint32) bool {
+	sc := q.scans[q.depth-1]
+	if !q.tick() {
+		return false
+	}
+	if sc.typed {
+		for i, a := range sc.args {
+			if a >= wildBase && !q.fits(t[i], wildType(a)) {
+				return true
+			}
+		}
+	}
+	if sc.into != nil {
+		sc.into.add(t)
+		return !sc.into.done
+	}
+	matched, stop := q.visitRow(sc.st, sc.rest, sc.env, sc.k, t)
+	if stop {
+		sc.stopAll = true
+		return false
+	}
+	if matched {
+		sc.matched = true
+		if sc.st.exists {
 			return false
 		}
 	}
-	return q.err == nil
+	return true
 }
 
+// visitRow binds the call's variables to one answer row and continues with
+// the rest of the plan. stop reports that evaluation must end.
+func (q *qctx) visitRow(st *step, rest []step, env []uint32, k *cont, row []uint32) (matched, stop bool) {
+	var saved [MaxArity * 2]uint32
+	for i, v := range st.outVars {
+		saved[i] = env[v]
+	}
+	l := st.lit
+	ok := true
+	for i := range l.args {
+		a := &l.args[i]
+		if a.kind == tVar && !q.unify(env, a.v, row[i]) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		stop = !q.solve(rest, env, k)
+	}
+	for i, v := range st.outVars {
+		env[v] = saved[i]
+	}
+	return ok, stop
+}
+
+func (q *qctx) newFrame() *frame {
+	if n := len(q.frames); n > 0 {
+		f := q.frames[n-1]
+		q.frames = q.frames[:n-1]
+		return f
+	}
+	return &frame{}
+}
+
+func (q *qctx) freeFrame(f *frame) {
+	args := f.args[:0]
+	set := f.set
+	set.reset()
+	if len(set.slots) > 1<<16 {
+		set = rowSet{}
+	}
+	*f = frame{args: args, set: set}
+	q.frames = append(q.frames, f)
+}
+
+func (q *qctx) newCont() *cont {
+	if n := len(q.conts); n > 0 {
+		k := q.conts[n-1]
+		q.conts = q.conts[:n-1]
+		*k = cont{}
+		return k
+	}
+	return &cont{}
+}
+
+func (q *qctx) freeCont(k *cont) { q.conts = append(q.conts, k) }
+
 // call evaluates p(args) and returns its answers as a flat slice of n
-// tuples. exists asks for one answer at most.
+// tuples. exists asks for one answer at most. For a ground call the
+// answer returned is args itself.
 func (q *qctx) call(p *pred, args []uint32, exists bool) ([]uint32, int) {
 	var key callKey
 	key.pred = int32(p.idx)
 	copy(key.a[:], args)
 	if m, ok := q.memo[key]; ok && (m.complete || (exists && m.n > 0)) {
+		if m.ans == nil {
+			return args, m.n
+		}
 		return m.ans, m.n
 	}
 	for i := len(q.stack) - 1; i >= 0; i-- {
@@ -365,39 +578,56 @@ func (q *qctx) call(p *pred, args []uint32, exists bool) ([]uint32, int) {
 			top := q.stack[len(q.stack)-1]
 			top.low = min(top.low, i)
 			f.iterate = true
+			if f.ground {
+				return args, f.n
+			}
 			return f.ans, f.n
 		}
 	}
-	ground := true
+	f := q.newFrame()
+	f.pred, f.key, f.exists = p, key, exists
+	f.args = append(f.args[:0], args...)
+	f.depth, f.low = len(q.stack), len(q.stack)
+	f.ground = true
 	for _, a := range args {
 		if !isConcrete(a) {
-			ground = false
+			f.ground = false
 		}
 	}
-	f := &frame{pred: p, key: key, args: append([]uint32(nil), args...), depth: len(q.stack), low: len(q.stack), ground: ground, exists: exists}
 	q.stack = append(q.stack, f)
 	q.evalFrame(f)
 	q.stack = q.stack[:len(q.stack)-1]
+	ans, n := f.ans, f.n
+	if f.ground {
+		ans = args
+	}
+	if q.err == nil {
+		if f.low < f.depth {
+			parent := q.stack[len(q.stack)-1]
+			parent.low = min(parent.low, f.low)
+		} else {
+			if q.memo == nil {
+				q.memo = make(map[callKey]memoEntry)
+			}
+			m := memoEntry{n: n, complete: f.ground || !f.done}
+			if !f.ground {
+				m.ans = f.ans
+			}
+			q.memo[key] = m
+		}
+	}
+	q.freeFrame(f)
 	if q.err != nil {
 		return nil, 0
 	}
-	if f.low < f.depth {
-		parent := q.stack[len(q.stack)-1]
-		parent.low = min(parent.low, f.low)
-	} else {
-		if q.memo == nil {
-			q.memo = make(map[callKey]*memoEntry)
-		}
-		q.memo[key] = &memoEntry{ans: f.ans, n: f.n, complete: ground || !f.done}
-	}
-	return f.ans, f.n
+	return ans, n
 }
 
 func (q *qctx) evalFrame(f *frame) {
-	q.scanFacts(f.pred, f.args, func(t []uint32) bool {
-		f.add(t)
-		return !f.done
-	})
+	sc := q.pushScan()
+	sc.args, sc.into = f.args, f
+	q.scan(f.pred, sc)
+	q.popScan()
 	for {
 		f.iterate = false
 		before := f.n
@@ -417,6 +647,22 @@ func (q *qctx) applyRule(f *frame, r *crule) {
 	if !q.tick() {
 		return
 	}
+	// Constant head arguments are the cheapest filter: check them first.
+	for i := range r.head {
+		h := &r.head[i]
+		if h.kind != tConst {
+			continue
+		}
+		a := f.args[i]
+		c := q.lit(h.lit)
+		if isConcrete(a) {
+			if a != c {
+				return
+			}
+		} else if !q.fits(c, wildType(a)) {
+			return
+		}
+	}
 	defer q.mem.release(q.mem.mark())
 	env := q.mem.alloc(r.nvars)
 	for i, t := range r.varTyp {
@@ -425,45 +671,45 @@ func (q *qctx) applyRule(f *frame, r *crule) {
 	mask := 0
 	for i := range r.head {
 		h := &r.head[i]
+		if h.kind != tVar {
+			continue
+		}
 		a := f.args[i]
-		switch h.kind {
-		case tConst:
-			c := q.lit(h.lit)
-			if isConcrete(a) {
-				if a != c {
-					return
-				}
-			} else if !q.fits(c, wildType(a)) {
-				return
-			}
-		case tVar:
-			if !q.unify(env, h.v, a) {
-				return
-			}
-			if isConcrete(a) {
-				mask |= 1 << i
-			}
+		if !q.unify(env, h.v, a) {
+			return
+		}
+		if isConcrete(a) {
+			mask |= 1 << i
 		}
 	}
 	pl := r.planFor(mask)
-	ar := len(r.head)
-	q.solve(pl.steps, env, func() bool {
-		m := q.mem.mark()
-		tup := q.mem.alloc(ar)
-		for i := range r.head {
-			tup[i] = q.term(&r.head[i], env)
-		}
-		f.add(tup)
-		q.mem.release(m)
-		return !f.done && q.err == nil
-	})
+	k := q.newCont()
+	k.f, k.r, k.env = f, r, env
+	q.solve(pl.steps, env, k)
+	q.freeCont(k)
 }
 
-// solve runs the remaining steps of a plan, calling k for each solution.
-// It returns false when evaluation must stop (k asked to, or an error).
-func (q *qctx) solve(steps []step, env []uint32, k func() bool) bool {
+// finish handles one solution of a rule body; false stops the search.
+func (q *qctx) finish(k *cont) bool {
+	if k.f == nil {
+		k.found = true
+		return false
+	}
+	m := q.mem.mark()
+	tup := q.mem.alloc(len(k.r.head))
+	for i := range k.r.head {
+		tup[i] = q.term(&k.r.head[i], k.env)
+	}
+	k.f.add(tup)
+	q.mem.release(m)
+	return !k.f.done && q.err == nil
+}
+
+// solve runs the remaining steps of a plan, calling finish for each
+// solution. It returns false when evaluation must stop.
+func (q *qctx) solve(steps []step, env []uint32, k *cont) bool {
 	if len(steps) == 0 {
-		return k()
+		return q.finish(k)
 	}
 	if !q.tick() {
 		return false
@@ -471,51 +717,34 @@ func (q *qctx) solve(steps []step, env []uint32, k func() bool) bool {
 	st := &steps[0]
 	l := st.lit
 	rest := steps[1:]
-	var saved [MaxArity]uint32
-	save := func() {
-		for i, v := range st.outVars {
-			saved[i] = env[v]
-		}
-	}
-	restore := func() {
-		for i, v := range st.outVars {
-			env[v] = saved[i]
-		}
-	}
 	switch l.kind {
 	case lCall:
-		defer q.mem.release(q.mem.mark())
+		m := q.mem.mark()
+		defer q.mem.release(m)
 		args := q.mem.alloc(len(l.args))
 		for i := range l.args {
 			args[i] = q.term(&l.args[i], env)
-		}
-		save()
-		found := false
-		visit := func(t []uint32) bool {
-			for i := range l.args {
-				a := &l.args[i]
-				if a.kind == tVar && !q.unify(env, a.v, t[i]) {
-					restore()
-					return true
-				}
-			}
-			found = true
-			cont := q.solve(rest, env, k)
-			restore()
-			return cont && !st.exists
 		}
 		if l.pred.hasRules {
 			ans, n := q.call(l.pred, args, st.exists)
 			ar := len(l.args)
 			for j := 0; j < n; j++ {
-				if !visit(ans[j*ar : (j+1)*ar]) {
-					return found && st.exists && q.err == nil
+				matched, stop := q.visitRow(st, rest, env, k, ans[j*ar:(j+1)*ar])
+				if stop {
+					return false
+				}
+				if matched && st.exists {
+					break
 				}
 			}
 			return q.err == nil
 		}
-		cont := q.scanFacts(l.pred, args, visit)
-		return (cont || (found && st.exists)) && q.err == nil
+		sc := q.pushScan()
+		sc.args, sc.st, sc.rest, sc.env, sc.k = args, st, rest, env, k
+		q.scan(l.pred, sc)
+		stop := sc.stopAll
+		q.popScan()
+		return !stop && q.err == nil
 	case lMatches:
 		if l.a.kind != tVar {
 			if !q.fits(q.term(&l.a, env), l.typ) {
@@ -540,6 +769,8 @@ func (q *qctx) solve(steps []step, env []uint32, k func() bool) bool {
 		return cont
 	case lEq:
 		a, b := q.term(&l.a, env), q.term(&l.b, env)
+		var v int
+		var val uint32
 		switch {
 		case isConcrete(a) && isConcrete(b):
 			if a != b {
@@ -547,24 +778,20 @@ func (q *qctx) solve(steps []step, env []uint32, k func() bool) bool {
 			}
 			return q.solve(rest, env, k)
 		case isConcrete(a) && l.b.kind == tVar:
-			save()
-			if !q.unify(env, l.b.v, a) {
-				return true
-			}
-			cont := q.solve(rest, env, k)
-			restore()
-			return cont
+			v, val = l.b.v, a
 		case isConcrete(b) && l.a.kind == tVar:
-			save()
-			if !q.unify(env, l.a.v, b) {
-				return true
-			}
-			cont := q.solve(rest, env, k)
-			restore()
-			return cont
+			v, val = l.a.v, b
+		default:
+			q.fail(fmt.Errorf("%w: both sides of = at %d:%d are unbound", ErrUnbound, l.pos.Line, l.pos.Col))
+			return false
 		}
-		q.fail(fmt.Errorf("%w: both sides of = at %d:%d are unbound", ErrUnbound, l.pos.Line, l.pos.Col))
-		return false
+		old := env[v]
+		if !q.unify(env, v, val) {
+			return true
+		}
+		cont := q.solve(rest, env, k)
+		env[v] = old
+		return cont
 	case lNe, lCmp:
 		a, b := q.term(&l.a, env), q.term(&l.b, env)
 		if !isConcrete(a) || !isConcrete(b) {
@@ -596,23 +823,23 @@ func (q *qctx) solve(steps []step, env []uint32, k func() bool) bool {
 		if l.a.kind != tVar {
 			return true
 		}
-		save()
+		old := env[l.a.v]
 		for i := range l.list {
 			if q.unify(env, l.a.v, q.term(&l.list[i], env)) {
-				if !q.solve(rest, env, k) {
-					restore()
+				cont := q.solve(rest, env, k)
+				env[l.a.v] = old
+				if !cont {
 					return false
 				}
 			}
-			restore()
+			env[l.a.v] = old
 		}
 		return true
 	case lNot:
-		found := false
-		q.solve(st.sub.steps, env, func() bool {
-			found = true
-			return false
-		})
+		nk := q.newCont()
+		q.solve(st.sub.steps, env, nk)
+		found := nk.found
+		q.freeCont(nk)
 		if q.err != nil {
 			return false
 		}
