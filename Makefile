@@ -27,6 +27,7 @@ test-short:
 FUZZTIME ?= 10s
 fuzz-smoke:
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePrintParse$$' -fuzztime=$(FUZZTIME) ./query/polar
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEvent$$' -fuzztime=$(FUZZTIME) ./replica
 
 run: build
 	./bin/outpost test ../shared/conformance/*.polar

@@ -62,7 +62,7 @@ func (b *builder) collectTypes(files []*File) {
 			if blk.Kind == ActorBlock {
 				super = TypeActor
 			}
-			t := &typeInfo{name: blk.Name, kind: blk.Kind, block: blk, supers: []string{super}}
+			t := &typeInfo{name: blk.Name, kind: blk.Kind, block: blk, file: f.Name, supers: []string{super}}
 			b.env.add(t)
 			b.blocks[blk.Name] = &blockDecls{block: blk, name: blk.Name}
 		}
@@ -109,7 +109,7 @@ func (b *builder) collectTypes(files []*File) {
 			st := b.env.byName[s]
 			if !visit(st) {
 				if t.block != nil {
-					b.file = ""
+					b.file = t.file
 					b.errorf(t.block.NamePos, "T003", "extends cycle through %s and %s", t.name, s)
 				}
 				t.supers = append(t.supers[:i:i], t.supers[i+1:]...)

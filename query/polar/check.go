@@ -137,9 +137,13 @@ func (b *builder) checkRule(r *irRule, rulePreds map[string]bool, compoundNot bo
 		for _, l := range body {
 			switch l.kind {
 			case lNe, lCmp:
+				op := l.op.String()
+				if l.kind == lNe {
+					op = "!="
+				}
 				for _, t := range []irTerm{l.a, l.b} {
 					if t.kind == tVar && !outer[t.v] && !inHead[t.v] {
-						b.errorf(l.pos, "N004", "variable %s in %s is never bound by a predicate call", name(t.v), l.op)
+						b.errorf(l.pos, "N004", "variable %s in %s is never bound by a predicate call", name(t.v), op)
 					}
 				}
 			case lNot:

@@ -20,6 +20,7 @@ type typeInfo struct {
 	abstract bool
 	supers   []string // direct supertypes
 	block    *Block   // nil for built-ins
+	file     string   // file of the block
 }
 
 // typeEnv is the type lattice of a policy: every type, and the reflexive
