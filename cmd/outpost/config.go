@@ -1,0 +1,232 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything `outpost` (serve, --export, --import) reads from its
+// environment and flags. Each setting has an environment variable and a
+// flag; the flag wins. docs/configuration.md documents every one of them
+// (TestConfigurationDocumentsEveryFlag keeps it so).
+type config struct {
+	// Compatible with Oso's fallback node.
+	APIToken    string
+	Environment string
+	Tenant      string
+	ClientID    string
+	Port        int
+	Directory   string
+	LogLevel    string
+
+	// Outpost's own.
+	Listen             string
+	ControlPlaneURL    string
+	Source             string
+	KafkaBrokers       string
+	KafkaTopic         string
+	NATSURL            string
+	NATSStream         string
+	PollWait           time.Duration
+	CheckpointInterval time.Duration
+	CheckpointKeep     int
+	CacheBytes         int64
+	Consistency        string
+	ConsistencyWait    time.Duration
+	Auth               string
+	MaxSteps           int
+	ShutdownTimeout    time.Duration
+
+	// Modes and development inputs.
+	Export     string
+	Import     string
+	PolicyFile string
+	EventsFile string
+}
+
+// envLookup reads the environment; tests replace it.
+type envLookup func(string) (string, bool)
+
+// parseConfig builds the configuration from defaults, then the environment,
+// then the flags in args.
+func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("outpost", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var errs []error
+	str := func(p *string, name, envName, def, usage string) {
+		if v, ok := env(envName); ok {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" (env "+envName+")")
+	}
+	num := func(p *int, name, envName string, def int, usage string) {
+		if v, ok := env(envName); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q is not an integer", envName, v))
+			} else {
+				def = n
+			}
+		}
+		fs.IntVar(p, name, def, usage+" (env "+envName+")")
+	}
+	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
+		if v, ok := env(envName); ok {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q is not a duration (e.g. 250ms, 5m)", envName, v))
+			} else {
+				def = d
+			}
+		}
+		fs.DurationVar(p, name, def, usage+" (env "+envName+")")
+	}
+	var disableTelemetry, disableErrorLogging string
+	var cacheMiB int
+
+	str(&c.APIToken, "api-token", "OSO_API_TOKEN", "", "API key the node presents to the control plane and its feeds")
+	str(&c.Environment, "environment", "OSO_ENVIRONMENT", "default", "environment whose policy and facts this node serves")
+	str(&c.Tenant, "tenant", "OSO_TENANT", "", "tenant name, recorded in checkpoints")
+	str(&c.ClientID, "client-id", "OSO_CLIENT_ID", "", "client id, reported in /status")
+	num(&c.Port, "port", "OSO_PORT", 8080, "port to serve the Check API on")
+	str(&c.Directory, "directory", "OSO_DIRECTORY", "./.oso", "data directory for checkpoints")
+	str(&c.LogLevel, "log-level", "OSO_LOG_LEVEL", "info", "log level: error, warn, info or debug")
+	str(&disableTelemetry, "disable-telemetry", "OSO_DISABLE_TELEMETRY", "", "accepted for compatibility; Outpost sends no telemetry")
+	str(&disableErrorLogging, "disable-error-logging", "OSO_DISABLE_ERROR_LOGGING", "", "accepted for compatibility; Outpost reports errors to nobody")
+
+	str(&c.Listen, "listen", "OUTPOST_LISTEN", "", "address to listen on (default :PORT)")
+	str(&c.ControlPlaneURL, "control-plane-url", "OUTPOST_CONTROL_PLANE_URL", "", "base URL of the control plane (snapshots, event feed)")
+	str(&c.Source, "source", "OUTPOST_SOURCE", "", "ingest source: poll, kafka, nats or none (default poll with a control plane URL, else none)")
+	str(&c.KafkaBrokers, "kafka-brokers", "OUTPOST_KAFKA_BROKERS", "", "comma-separated Kafka bootstrap brokers")
+	str(&c.KafkaTopic, "kafka-topic", "OUTPOST_KAFKA_TOPIC", "", "Kafka topic (default outpost.ENV.events)")
+	str(&c.NATSURL, "nats-url", "OUTPOST_NATS_URL", "", "NATS server URL")
+	str(&c.NATSStream, "nats-stream", "OUTPOST_NATS_STREAM", "", "JetStream stream (default OUTPOST_ENV)")
+	dur(&c.PollWait, "poll-wait", "OUTPOST_POLL_WAIT", 25*time.Second, "long-poll wait of the poll source")
+	dur(&c.CheckpointInterval, "checkpoint-interval", "OUTPOST_CHECKPOINT_INTERVAL", 5*time.Minute, "how often to write a checkpoint when the revision moved")
+	num(&c.CheckpointKeep, "checkpoint-keep", "OUTPOST_CHECKPOINT_KEEP", 2, "checkpoints to keep in the data directory")
+	num(&cacheMiB, "cache-mib", "OUTPOST_CACHE_MIB", 64, "answer cache size in MiB (0 disables it)")
+	str(&c.Consistency, "consistency", "OUTPOST_CONSISTENCY", "wait", "when a request's OsoOffset is ahead: wait (then answer, marked stale) or strict (then 503)")
+	dur(&c.ConsistencyWait, "consistency-wait", "OUTPOST_CONSISTENCY_WAIT", 250*time.Millisecond, "how long to wait for ingest to reach a request's OsoOffset")
+	str(&c.Auth, "auth", "OUTPOST_AUTH", "tokens", "client authentication: tokens (API keys from the control plane) or none (local development)")
+	num(&c.MaxSteps, "max-steps", "OUTPOST_MAX_STEPS", 0, "evaluation budget per question (0: the engine's default)")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", "OUTPOST_SHUTDOWN_TIMEOUT", 10*time.Second, "how long graceful shutdown may take")
+
+	str(&c.Export, "export", "OUTPOST_EXPORT", "", "write the current state to this checkpoint file and exit")
+	str(&c.Import, "import", "OUTPOST_IMPORT", "", "start from this checkpoint file when there is no local checkpoint and no control plane")
+	str(&c.PolicyFile, "policy", "OUTPOST_POLICY", "", "development: start from this policy file instead of a control plane")
+	str(&c.EventsFile, "events", "OUTPOST_EVENTS", "", "development: apply these events (JSON lines) after --policy")
+
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	c.CacheBytes = int64(cacheMiB) << 20
+	if cacheMiB == 0 {
+		c.CacheBytes = -1
+	}
+	c.fill()
+	errs = append(errs, c.validate()...)
+	if cacheMiB < 0 {
+		errs = append(errs, fmt.Errorf("--cache-mib must not be negative"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// fill derives defaults that depend on other settings.
+func (c *config) fill() {
+	if c.Listen == "" {
+		c.Listen = ":" + strconv.Itoa(c.Port)
+	}
+	if c.Source == "" {
+		c.Source = "none"
+		if c.ControlPlaneURL != "" {
+			c.Source = "poll"
+		}
+	}
+	if c.KafkaTopic == "" {
+		c.KafkaTopic = "outpost." + c.Environment + ".events"
+	}
+	if c.NATSStream == "" {
+		c.NATSStream = "OUTPOST_" + strings.ToUpper(c.Environment)
+	}
+}
+
+func (c *config) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Port < 1 || c.Port > 65535 {
+		bad("--port %d is not a TCP port", c.Port)
+	}
+	switch c.LogLevel {
+	case "error", "warn", "info", "debug":
+	default:
+		bad("--log-level %q: use error, warn, info or debug", c.LogLevel)
+	}
+	switch c.Source {
+	case "poll":
+		if c.ControlPlaneURL == "" {
+			bad("--source poll needs --control-plane-url")
+		}
+	case "kafka":
+		if c.KafkaBrokers == "" {
+			bad("--source kafka needs --kafka-brokers")
+		}
+	case "nats":
+		if c.NATSURL == "" {
+			bad("--source nats needs --nats-url")
+		}
+	case "none":
+	default:
+		bad("--source %q: use poll, kafka, nats or none", c.Source)
+	}
+	if c.ControlPlaneURL != "" {
+		if u, err := url.Parse(c.ControlPlaneURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("--control-plane-url %q is not an http(s) URL", c.ControlPlaneURL)
+		}
+	}
+	switch c.Consistency {
+	case "wait", "strict":
+	default:
+		bad("--consistency %q: use wait or strict", c.Consistency)
+	}
+	switch c.Auth {
+	case "tokens", "none":
+	default:
+		bad("--auth %q: use tokens or none", c.Auth)
+	}
+	if c.CheckpointKeep < 1 {
+		bad("--checkpoint-keep must be at least 1")
+	}
+	if c.CheckpointInterval < time.Second {
+		bad("--checkpoint-interval must be at least 1s")
+	}
+	if c.PollWait < 0 || c.ConsistencyWait < 0 || c.ShutdownTimeout <= 0 {
+		bad("durations must not be negative, and --shutdown-timeout must be positive")
+	}
+	if c.MaxSteps < 0 {
+		bad("--max-steps must not be negative")
+	}
+	if c.Export != "" && c.Import != "" {
+		bad("--export and --import cannot be combined")
+	}
+	if c.EventsFile != "" && c.PolicyFile == "" {
+		bad("--events needs --policy")
+	}
+	if c.Environment == "" {
+		bad("--environment must not be empty")
+	}
+	return errs
+}
+
+// osEnv is the real environment.
+func osEnv(name string) (string, bool) { return os.LookupEnv(name) }
