@@ -83,16 +83,16 @@ func New(state *replica.State, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg}
 	e.state.Store(state)
 	if cfg.CacheMaxBytes >= 0 {
-		max := cfg.CacheMaxBytes
-		if max == 0 {
-			max = DefaultCacheMaxBytes
+		maxBytes := cfg.CacheMaxBytes
+		if maxBytes == 0 {
+			maxBytes = DefaultCacheMaxBytes
 		}
 		// Costs are our estimate of an entry's bytes; IgnoreInternalCost is
 		// false so ristretto adds its own per-entry overhead and MaxCost
 		// bounds real memory rather than payload alone.
 		c, err := ristretto.NewCache(&ristretto.Config[string, any]{
-			NumCounters:        max / 64 * 10, // ~10 counters per expected entry of ~64 bytes
-			MaxCost:            max,
+			NumCounters:        max(maxBytes/256*10, 1000), // ~10 counters per expected entry of ~256 bytes
+			MaxCost:            maxBytes,
 			BufferItems:        64,
 			IgnoreInternalCost: false,
 		})

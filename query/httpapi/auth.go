@@ -1,0 +1,87 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"strings"
+
+	"github.com/outpost-authz/outpost/replica"
+)
+
+// stateInfo is what the request pipeline needs to know about the state at
+// one revision, read through one short-lived view and cached until the
+// revision (or the engine's state) changes.
+type stateInfo struct {
+	state    *replica.State
+	revision uint64
+	ready    bool       // a policy is loaded
+	tokens   [][32]byte // SHA-256 of the accepted API keys
+}
+
+// stateInfo returns the cached info, refreshing it when the state moved on.
+func (s *Server) stateInfo() *stateInfo {
+	st := s.eng.State()
+	if i := s.info.Load(); i != nil && i.state == st && i.revision == st.Revision() {
+		return i
+	}
+	v := st.Acquire()
+	_, compiled := v.Policy()
+	toks := v.Tokens()
+	rev := v.Revision()
+	v.Release()
+	i := &stateInfo{state: st, revision: rev, ready: compiled != nil}
+	for _, t := range toks {
+		var h [32]byte
+		if b, err := hex.DecodeString(t.SHA256); err == nil && len(b) == len(h) {
+			copy(h[:], b)
+			i.tokens = append(i.tokens, h)
+		}
+	}
+	s.info.Store(i)
+	return i
+}
+
+var (
+	errNoKey   = &apiError{status: http.StatusUnauthorized, msg: "missing API key"}
+	errBadKey  = &apiError{status: http.StatusUnauthorized, msg: "invalid API key"}
+	errNoToken = &apiError{status: http.StatusUnauthorized, msg: "no API keys are configured on this replica (its state holds no tokens), so every request is refused"}
+)
+
+// authenticate checks the Bearer key against the state's tokens: the
+// key's SHA-256 is compared in constant time with every token hash. Keys
+// are never logged.
+func (s *Server) authenticate(r *http.Request, info *stateInfo) error {
+	if s.cfg.Auth == AuthNone {
+		return nil
+	}
+	if len(info.tokens) == 0 {
+		return errNoToken
+	}
+	key, ok := bearer(r.Header.Get("Authorization"))
+	if !ok {
+		return errNoKey
+	}
+	sum := sha256.Sum256([]byte(key))
+	match := 0
+	for i := range info.tokens {
+		match |= subtle.ConstantTimeCompare(sum[:], info.tokens[i][:])
+	}
+	if match != 1 {
+		return errBadKey
+	}
+	return nil
+}
+
+// bearer extracts the key of "Bearer <key>" (scheme case-insensitive,
+// surrounding white space trimmed as Node does).
+func bearer(h string) (string, bool) {
+	h = strings.TrimSpace(h)
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	key = strings.TrimSpace(key)
+	return key, key != ""
+}
