@@ -1,0 +1,99 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// natsTransport publishes to the environment's JetStream stream, one
+// synchronous publish per event with Nats-Msg-Id "<env>:<seq>" so that the
+// stream drops a re-sent event within its duplicate window.
+type natsTransport struct {
+	env     string
+	cfg     NATSConfig
+	subject string
+	nc      *nats.Conn
+	js      jetstream.JetStream
+}
+
+func newNATSTransport(env string, cfg NATSConfig) *natsTransport {
+	return &natsTransport{env: env, cfg: cfg, subject: Subject(env)}
+}
+
+func (n *natsTransport) name() string { return "nats" }
+
+func (n *natsTransport) connect(ctx context.Context) (uint64, int64, error) {
+	n.close()
+	nc, err := nats.Connect(n.cfg.URL, nats.Name("outpost-controlplane"), nats.Timeout(3*time.Second),
+		nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
+	if err != nil {
+		return 0, 0, fmt.Errorf("connect to nats %s: %w", n.cfg.URL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return 0, 0, fmt.Errorf("jetstream: %w", err)
+	}
+	n.nc, n.js = nc, js
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: n.cfg.Stream, Subjects: []string{n.subject}, Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("ensure stream %s: %w", n.cfg.Stream, err)
+	}
+	msg, err := st.GetLastMsgForSubject(ctx, n.subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		info, err := st.Info(ctx)
+		if err != nil {
+			return 0, 0, fmt.Errorf("stream %s info: %w", n.cfg.Stream, err)
+		}
+		return 0, int64(info.State.LastSeq + 1), nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("last message of stream %s: %w", n.cfg.Stream, err)
+	}
+	seq, err := eventSeq(msg.Data)
+	if err != nil {
+		return 0, 0, fmt.Errorf("last message of stream %s (stream seq %d): %w", n.cfg.Stream, msg.Sequence, err)
+	}
+	return seq, int64(msg.Sequence + 1), nil
+}
+
+func (n *natsTransport) publish(ctx context.Context, events [][]byte) ([]int64, error) {
+	if n.js == nil {
+		return nil, errors.New("nats: not connected")
+	}
+	nexts := make([]int64, 0, len(events))
+	for _, e := range events {
+		seq, err := eventSeq(e)
+		if err != nil {
+			return nexts, err
+		}
+		m := nats.NewMsg(n.subject)
+		m.Data = e
+		m.Header.Set(jetstream.MsgIDHeader, n.env+":"+strconv.FormatUint(seq, 10))
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ack, err := n.js.PublishMsg(pctx, m)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("publish seq %d to stream %s: %w", seq, n.cfg.Stream, err)
+		}
+		nexts = append(nexts, int64(ack.Sequence+1))
+	}
+	return nexts, nil
+}
+
+func (n *natsTransport) close() {
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	n.nc, n.js = nil, nil
+}

@@ -1,0 +1,193 @@
+package controlplane
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/outpost-authz/outpost/ingest"
+)
+
+// transport is one message bus the control plane publishes the log to.
+// Implementations are used by one publisher goroutine only.
+type transport interface {
+	name() string
+	// connect dials the broker, ensures the topic or stream exists, and
+	// reports the seq of the last event the broker holds (0 for none) and
+	// the transport position just after it.
+	connect(ctx context.Context) (last uint64, next int64, err error)
+	// publish sends events (consecutive seqs, in order) and returns, for
+	// each, the transport position just after it once the broker has
+	// acknowledged it. On error nothing may be assumed about which events
+	// were stored; the publisher reconnects and asks the broker.
+	publish(ctx context.Context, events [][]byte) (nexts []int64, err error)
+	// close releases connections. connect may be called again after it.
+	close()
+}
+
+// Publishing limits per publish call.
+const (
+	publishMaxEvents = 256
+	publishMaxBytes  = 512 << 10
+)
+
+// publisher publishes the event log to one transport in seq order: it never
+// sends seq n+1 before seq n is acknowledged, retries with capped, jittered
+// backoff, and after any failure or restart asks the broker which seq it
+// holds last and resumes right after it (so duplicates are rare, and nothing
+// is skipped even if the broker lost records).
+type publisher struct {
+	s      *Server
+	t      transport
+	logger *slog.Logger
+
+	mu sync.Mutex
+	// Guarded by mu: the position just after each acknowledged seq (recent
+	// ones), and the last acknowledged seq.
+	after   map[uint64]int64
+	lastAck uint64
+}
+
+func newPublisher(s *Server, t transport) *publisher {
+	return &publisher{s: s, t: t, logger: s.logger.With("transport", t.name()), after: map[uint64]int64{}}
+}
+
+// acked returns the seq of the last acknowledged event.
+func (p *publisher) acked() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastAck
+}
+
+// positionAfter returns the transport position just after seq, if seq is
+// known to be acknowledged.
+func (p *publisher) positionAfter(seq uint64) (int64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pos, ok := p.after[seq]
+	return pos, ok
+}
+
+const keepPositions = 4096
+
+func (p *publisher) record(seq uint64, next int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.after[seq] = next
+	p.lastAck = seq
+	if len(p.after) > 2*keepPositions {
+		for s := range p.after {
+			if s+keepPositions < seq {
+				delete(p.after, s)
+			}
+		}
+	}
+	p.s.m.published.WithLabelValues(p.t.name()).Set(float64(seq))
+}
+
+// Run publishes until ctx ends, then returns nil.
+func (p *publisher) Run(ctx context.Context) error {
+	defer p.t.close()
+	b := ingest.Backoff{Initial: 50 * time.Millisecond, Max: p.s.cfg.PublishBackoffMax}
+	failing := false
+	fail := func(what string, err error) {
+		p.s.m.pubErrors.WithLabelValues(p.t.name()).Inc()
+		if !failing {
+			p.logger.Warn("publishing is failing; retrying with backoff", "op", what, "err", err)
+			failing = true
+		}
+		p.t.close()
+		sleep(ctx, b.Next())
+	}
+	connected := false
+	var next uint64 // the next seq to publish
+	for ctx.Err() == nil {
+		if !connected {
+			last, pos, err := p.t.connect(ctx)
+			if err != nil {
+				fail("connect", err)
+				continue
+			}
+			if head := p.s.elog.head(); last > head {
+				fail("connect", fmt.Errorf("the broker holds seq %d beyond this log's head %d: it was fed by another log", last, head))
+				continue
+			}
+			if last > 0 {
+				p.record(last, pos)
+			}
+			next, connected = last+1, true
+			p.logger.Debug("publisher connected", "broker_last_seq", last)
+		}
+		ch := p.s.changedCh()
+		if p.s.elog.head() < next {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		evs, err := p.s.elog.read(next, publishMaxEvents)
+		if err != nil {
+			fail("read log", err)
+			continue
+		}
+		evs = limitBytes(evs, publishMaxBytes)
+		nexts, err := p.t.publish(ctx, evs)
+		if err != nil {
+			connected = false
+			if ctx.Err() == nil {
+				fail("publish", err)
+			}
+			continue
+		}
+		for i, pos := range nexts {
+			p.record(next+uint64(i), pos)
+		}
+		next += uint64(len(nexts))
+		b.Reset()
+		if failing {
+			p.logger.Info("publishing recovered", "acked_seq", next-1)
+			failing = false
+		}
+	}
+	return nil
+}
+
+// limitBytes keeps a prefix of events of at most max bytes (at least one).
+func limitBytes(evs [][]byte, max int) [][]byte {
+	n := 0
+	for i, e := range evs {
+		n += len(e)
+		if n > max && i > 0 {
+			return evs[:i]
+		}
+	}
+	return evs
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// eventSeq reads the seq of an event's JSON.
+func eventSeq(data []byte) (uint64, error) {
+	var ev struct {
+		Seq uint64 `json:"seq"`
+	}
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return 0, fmt.Errorf("decode event seq: %w", err)
+	}
+	if ev.Seq == 0 {
+		return 0, fmt.Errorf("decode event seq: no seq")
+	}
+	return ev.Seq, nil
+}
