@@ -11,6 +11,13 @@ import (
 // configuration, credentials refused, a topic or stream that does not exist.
 var ErrTerminal = errors.New("ingest source cannot continue")
 
+// ErrResync marks an error saying the transport no longer has the events
+// after this position (a poll answered 410 Gone, a Kafka offset out of
+// range). Resuming from there is impossible; the Runner re-bootstraps from
+// a snapshot (or, for a transport-specific position, first retries from the
+// event seq alone).
+var ErrResync = errors.New("the transport no longer has the events after this position")
+
 // Message is one delivery from a transport.
 type Message struct {
 	// Data is one event in its JSON form (replica.DecodeEvent), or nil for a
@@ -18,7 +25,11 @@ type Message struct {
 	Data []byte
 	// After is the transport position just past this message. Only the
 	// field of the Source's own transport is meaningful (Seq for poll,
-	// KafkaOffset for Kafka, JetStreamSeq for NATS).
+	// KafkaOffset for Kafka, JetStreamSeq for NATS); the others hold their
+	// "unknown" values (Seq 0, KafkaOffset -1, JetStreamSeq 0). For a
+	// heartbeat, After is the Source's current position, so a heartbeat with
+	// Behind 0 says every message before After has been delivered and
+	// nothing follows it yet.
 	After replica.Position
 	// Behind is how many messages the transport knows to follow this one:
 	// 0 means the source was caught up with its head when it delivered the
@@ -48,8 +59,9 @@ type Handler func(ctx context.Context, m Message) error
 //     skips seq <= applied and reports a gap for seq > applied+1).
 //   - Errors: connection failures and rejected messages are retried inside
 //     Run with capped exponential backoff and jitter that resets after
-//     progress. Run returns nil when ctx ends, and an error wrapping
-//     ErrTerminal when it cannot continue.
+//     progress. Run returns nil when ctx ends, an error wrapping ErrResync
+//     when the transport no longer retains the events after from, and an
+//     error wrapping ErrTerminal when it cannot continue.
 //   - Heartbeats: a Source delivers a heartbeat (Data nil) when it learns
 //     it is caught up while idle, at most about once per second.
 type Source interface {
