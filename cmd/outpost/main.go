@@ -1,15 +1,22 @@
 // Command outpost is the Outpost node: a read-only, event-sourced replica
 // that answers Oso's Check API. See README.md and docs/configuration.md.
 //
-//	outpost [flags]            serve
-//	outpost test FILE...       run the test blocks of policy files
-//	outpost version            print version information
+//	outpost [flags]                  serve (the default)
+//	outpost --export FILE [flags]    write the current state to a checkpoint file
+//	outpost --import FILE [flags]    serve, seeded from a checkpoint file
+//	outpost inspect FILE             describe and verify a checkpoint file
+//	outpost test FILE...             run the test blocks of policy files
+//	outpost version                  print version information
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 // Set by the linker (see Makefile).
@@ -19,19 +26,57 @@ var (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], osEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, env envLookup, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "test":
 			return runTests(args[1:], stdout, stderr)
+		case "inspect":
+			return runInspect(args[1:], stdout, stderr)
 		case "version":
 			printVersion(stdout)
 			return 0
 		}
 	}
-	fmt.Fprintln(stderr, "outpost: serve mode is not built yet; use `outpost test FILE...` or `outpost version`")
-	return 2
+	c, err := parseConfig(args, env, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "outpost: %v\n", err)
+		return 2
+	}
+	log := newLogger(stderr, c.LogLevel)
+	if c.Export != "" {
+		if err := export(ctx, c, log); err != nil {
+			fmt.Fprintf(stderr, "outpost: export: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", c.Export)
+		return 0
+	}
+	if err := serve(ctx, c, log, nil); err != nil {
+		log.Error("outpost stopped", "err", err)
+		fmt.Fprintf(stderr, "outpost: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch level {
+	case "error":
+		l = slog.LevelError
+	case "warn":
+		l = slog.LevelWarn
+	case "debug":
+		l = slog.LevelDebug
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
