@@ -29,8 +29,10 @@ fuzz-smoke:
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePrintParse$$' -fuzztime=$(FUZZTIME) ./query/polar
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEvent$$' -fuzztime=$(FUZZTIME) ./replica
 
-run: build
-	./bin/outpost test ../shared/conformance/*.polar
+# The demo: a control plane with an embedded NATS broker and sample data,
+# and one Outpost node following it (scripts/demo.sh says what it prints).
+run:
+	./scripts/demo.sh
 
 clean:
 	rm -rf bin
