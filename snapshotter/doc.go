@@ -7,7 +7,8 @@
 //     verifies every checksum, length and count, the trailer's whole-file
 //     CRC32C and the state digest before it returns a state; Inspect
 //     verifies a file without building one. docs/checkpoint-format.md
-//     specifies the bytes.
+//     specifies the bytes. WriteFile and ReadFile do the same for one file
+//     (--export, --import), WriteFile durably.
 //   - Store keeps checkpoints in a directory: write to a temporary file,
 //     fsync, close, rename, fsync the directory; names sort by revision;
 //     the newest Keep (default 2) are retained; LoadLatest falls back to

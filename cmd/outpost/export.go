@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/outpost-authz/outpost/ingest/poll"
+	"github.com/outpost-authz/outpost/replica"
 	"github.com/outpost-authz/outpost/snapshotter"
 )
 
@@ -52,11 +54,9 @@ func export(ctx context.Context, c *config, log *slog.Logger) error {
 			return fmt.Errorf("download snapshot: %w", err)
 		}
 	} else {
-		store, err := snapshotter.OpenStore(c.Directory, c.CheckpointKeep)
-		if err != nil {
-			return err
-		}
-		st, h, path, err := store.LoadLatest(c.replicaConfig(), log)
+		// Read the data directory without opening it as a store: a node may
+		// be running there, and opening a store cleans up its temp files.
+		st, h, path, err := newestCheckpoint(c.Directory, c.replicaConfig(), log)
 		if err != nil {
 			return fmt.Errorf("no control plane is configured and %s has no valid checkpoint: %w", c.Directory, err)
 		}
@@ -94,6 +94,24 @@ func export(ctx context.Context, c *config, log *slog.Logger) error {
 	}
 	log.Info("export written", "path", target, "seq", info.Header.Position.Seq, "facts", info.Header.Facts, "digest", info.Header.Digest)
 	return nil
+}
+
+// newestCheckpoint reads the newest valid checkpoint of dir, read-only.
+// Checkpoint names sort by revision (see snapshotter.Store).
+func newestCheckpoint(dir string, cfg replica.Config, log *slog.Logger) (*replica.State, snapshotter.Header, string, error) {
+	names, err := filepath.Glob(filepath.Join(dir, "checkpoint-*.ckpt"))
+	if err != nil {
+		return nil, snapshotter.Header{}, "", err
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(names)))
+	for _, path := range names {
+		st, h, err := snapshotter.ReadFile(path, cfg)
+		if err == nil {
+			return st, h, path, nil
+		}
+		log.Warn("skipping checkpoint", "path", path, "err", err)
+	}
+	return nil, snapshotter.Header{}, "", snapshotter.ErrNoCheckpoint
 }
 
 // runInspect implements `outpost inspect FILE`.
