@@ -247,3 +247,24 @@ func TestNoStateNamesAllThreeOptions(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, msg)
 	}
 }
+
+func TestHealthcheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	policy, events := writeDevInputs(t, dir, 3)
+	n := startNode(t, "--policy", policy, "--events", events, "--directory", filepath.Join(dir, "data"))
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"healthcheck", "--url", n.url + "/healthcheck"}, env(nil), &out, &errb); code != 0 {
+		t.Fatalf("healthy node: exit %d, %s", code, errb.String())
+	}
+	n.stop(t)
+	if code := run(context.Background(), []string{"healthcheck", "--url", n.url + "/healthcheck", "--timeout", "500ms"}, env(nil), &out, &errb); code != 1 {
+		t.Fatalf("stopped node: exit %d", code)
+	}
+}
+
+func TestVersionCommand(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"version"}, env(nil), &out, io.Discard); code != 0 || !strings.Contains(out.String(), "outpost dev (commit unknown, go1.") {
+		t.Fatalf("version: exit %d, %q", code, out.String())
+	}
+}

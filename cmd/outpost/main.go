@@ -5,6 +5,7 @@
 //	outpost --export FILE [flags]    write the current state to a checkpoint file
 //	outpost --import FILE [flags]    serve, seeded from a checkpoint file
 //	outpost inspect FILE             describe and verify a checkpoint file
+//	outpost healthcheck [--url URL]  exit 0 when a node's /healthcheck answers 200
 //	outpost test FILE...             run the test blocks of policy files
 //	outpost version                  print version information
 package main
@@ -39,6 +40,8 @@ func run(ctx context.Context, args []string, env envLookup, stdout, stderr io.Wr
 			return runTests(args[1:], stdout, stderr)
 		case "inspect":
 			return runInspect(args[1:], stdout, stderr)
+		case "healthcheck":
+			return runHealthcheck(ctx, args[1:], env, stdout, stderr)
 		case "version":
 			printVersion(stdout)
 			return 0
