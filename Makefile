@@ -30,6 +30,7 @@ test: vet
 	$(GO) test -count=1 $(PKGS)
 	$(GO) test -count=1 -race ./replica/...
 	$(MAKE) fuzz-smoke
+	$(MAKE) sdk-test
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
