@@ -28,7 +28,8 @@ vet:
 # fuzz smoke run of each fuzz target.
 test: vet
 	$(GO) test -count=1 $(PKGS)
-	$(GO) test -count=1 -race ./replica/...
+	$(GO) test -count=1 -race ./replica/... ./query/... ./ingest/... ./testenv/chaos/...
+	$(GO) test -count=1 -race -short ./snapshotter/...
 	$(MAKE) fuzz-smoke
 	$(MAKE) sdk-test
 
