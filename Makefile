@@ -32,6 +32,7 @@ test: vet
 	$(GO) test -count=1 -race -short ./snapshotter/...
 	$(MAKE) fuzz-smoke
 	$(MAKE) sdk-test
+	$(MAKE) bench-smoke
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
@@ -62,3 +63,22 @@ sdk-test: $(SDKCOMPAT)/node_modules/.package-lock.json
 $(SDKCOMPAT)/node_modules/.package-lock.json: $(SDKCOMPAT)/package.json $(SDKCOMPAT)/package-lock.json
 	npm ci --prefix $(SDKCOMPAT) --no-audit --no-fund
 	@touch $@
+
+# Benchmarks against DESIGN.md §10 (cmd/outpost-bench; docs/performance.md).
+# `make bench` measures every scenario at 100k and 1M facts (a few minutes)
+# and writes bin/bench-results.{md,json}; for 10M facts:
+#   make bench BENCH_FACTS=10000000
+# `make bench-smoke` runs every scenario at 100k facts briefly (about 25 s);
+# it fails only on errors, never on a missed target.
+BENCH_FACTS ?= 100000,1000000
+BENCH_FLAGS ?=
+.PHONY: bench bench-smoke
+bench:
+	$(GO) build -o bin/ ./cmd/outpost-bench
+	bin/outpost-bench -facts $(BENCH_FACTS) -out bin/bench-results.json -md bin/bench-results.md $(BENCH_FLAGS)
+	@echo "written: bin/bench-results.md, bin/bench-results.json (10M facts: make bench BENCH_FACTS=10000000)"
+
+bench-smoke:
+	$(GO) build -o bin/ ./cmd/outpost-bench
+	bin/outpost-bench -facts 100000 -duration 1s -warmup 250ms -iterations 5000 -lag-writes 50 -timeout 3m \
+	  -out bin/bench-smoke.json -md bin/bench-smoke.md >/dev/null
