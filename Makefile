@@ -29,7 +29,7 @@ vet:
 test: vet
 	$(GO) test -count=1 $(PKGS)
 	$(GO) test -count=1 -race ./replica/... ./query/... ./ingest/... ./testenv/chaos/...
-	$(GO) test -count=1 -race -short ./snapshotter/...
+	$(GO) test -count=1 -race -short ./snapshotter/... ./cmd/outpost/
 	$(MAKE) fuzz-smoke
 	$(MAKE) sdk-test
 	$(MAKE) bench-smoke

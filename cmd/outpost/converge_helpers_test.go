@@ -26,6 +26,7 @@ import (
 
 	"github.com/outpost-authz/outpost/ingest/poll"
 	"github.com/outpost-authz/outpost/replica"
+	"github.com/outpost-authz/outpost/snapshotter"
 	"github.com/outpost-authz/outpost/testenv/brokers"
 	"github.com/outpost-authz/outpost/testenv/controlplane"
 )
@@ -96,6 +97,9 @@ func testLogger(t testing.TB, name string) *slog.Logger {
 // cluster is one environment: a control plane publishing to the broker of
 // the source under test, and (for poll) a feed proxy in front of it.
 type cluster struct {
+	// owner is the test the cluster belongs to: nodes started by its
+	// subtests are stopped when it ends, not when the subtest does.
+	owner  testing.TB
 	source string
 	cp     *controlplane.Running
 	kafka  *brokers.Kafka
@@ -114,7 +118,7 @@ type cluster struct {
 // in t.Cleanup.
 func startCluster(t testing.TB, source string) *cluster {
 	t.Helper()
-	c := &cluster{source: source, hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}}
+	c := &cluster{owner: t, source: source, hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}}
 	t.Cleanup(c.hc.CloseIdleConnections)
 	cfg := controlplane.Config{Env: convEnv, Logger: testLogger(t, "control plane")}
 	switch source {
@@ -193,8 +197,8 @@ type convNode struct {
 }
 
 // startNode starts a node with data directory dir (its checkpoints) and
-// waits until its health check answers 200. It is stopped in t.Cleanup
-// unless stopped before.
+// waits until its health check answers 200. It is stopped when the
+// cluster's test ends unless stopped before.
 func (c *cluster) startNode(t testing.TB, dir string, extra ...string) *convNode {
 	t.Helper()
 	noEnv := func(string) (string, bool) { return "", false }
@@ -203,7 +207,7 @@ func (c *cluster) startNode(t testing.TB, dir string, extra ...string) *convNode
 	if err != nil {
 		t.Fatalf("parseConfig: %v\n%s", err, usage.String())
 	}
-	log := testLogger(t, "node "+filepath.Base(dir))
+	log := testLogger(c.owner, "node "+filepath.Base(dir))
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &convNode{Dir: dir, cancel: cancel, done: make(chan error, 1),
 		hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}}
@@ -216,7 +220,7 @@ func (c *cluster) startNode(t testing.TB, dir string, extra ...string) *convNode
 		cancel()
 		t.Fatalf("node did not start: %v", err)
 	}
-	t.Cleanup(func() { n.stop(t) })
+	c.owner.Cleanup(func() { n.stop(c.owner) })
 	eventually(t, 30*time.Second, func() error {
 		resp, err := n.get("/healthcheck")
 		if err != nil {
@@ -513,14 +517,33 @@ func (c *cluster) waitPublished(t testing.TB) {
 	})
 }
 
-// checkpoints lists the checkpoint files of a data directory.
-func checkpoints(t testing.TB, dir string) []string {
+// latestCheckpoint returns the header of the newest checkpoint in a data
+// directory, verified by snapshotter.Inspect.
+func latestCheckpoint(t testing.TB, dir string) snapshotter.Header {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.ckpt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return files
+	var newest snapshotter.Header
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := snapshotter.Inspect(f)
+		f.Close()
+		if err != nil || !info.ChecksumOK || !info.DigestOK {
+			t.Fatalf("checkpoint %s: %v (checksum ok %v, digest ok %v)", path, err, info.ChecksumOK, info.DigestOK)
+		}
+		if info.Header.Position.Seq >= newest.Position.Seq {
+			newest = info.Header
+		}
+	}
+	if len(files) == 0 {
+		t.Fatalf("no checkpoint in %s", dir)
+	}
+	return newest
 }
 
 // copyDir copies the regular files of src into a new directory dst.

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/outpost-authz/outpost/replica"
 	"github.com/outpost-authz/outpost/testenv/controlplane"
 )
 
@@ -27,12 +28,13 @@ type wire interface {
 	end(t testing.TB) int64
 }
 
-// nodeEnd is the node's transport position (the next message to read).
-func nodeEnd(source string, s nodeStatus) int64 {
+// nodeEnd is the transport field of a position (the next message to
+// read).
+func nodeEnd(source string, p replica.Position) int64 {
 	if source == "kafka" {
-		return s.Ingest.Position.KafkaOffset
+		return p.KafkaOffset
 	}
-	return int64(s.Ingest.Position.JetStreamSeq)
+	return int64(p.JetStreamSeq)
 }
 
 // newWire returns the cluster's wire (nil for poll).

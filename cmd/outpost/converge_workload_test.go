@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/outpost-authz/outpost/replica"
 	"github.com/outpost-authz/outpost/testenv/controlplane"
@@ -321,4 +323,41 @@ func questions(seed uint64, n int) []question {
 		qs = append(qs, q)
 	}
 	return qs
+}
+
+// background does random writes on its own goroutine, one every 5 ms,
+// until the returned stop is called; stop returns how many writes
+// succeeded and how many failed (a write fails while the control plane
+// restarts; the next one is tried on the next tick). The workload must
+// not be used by anyone else until stop has returned. stop is also
+// called in t.Cleanup, and is idempotent.
+func (w *workload) background(t testing.TB) (stop func() (ok, failed int)) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	var ok, failed int
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if _, err := w.step(); err != nil {
+				failed++
+			} else {
+				ok++
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() (int, int) {
+		once.Do(func() { close(done) })
+		<-finished
+		return ok, failed
+	}
+	t.Cleanup(func() { stop() })
+	return stop
 }

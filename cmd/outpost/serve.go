@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,12 +106,18 @@ type node struct {
 	c       *config
 	engine  *query.Engine
 	started time.Time
-	from    string
-	runner  *ingest.Runner
-	snap    *snapshotter.Snapshotter
+
+	// run sets these while the HTTP server already answers /status.
+	mu     sync.Mutex // guards from, runner and snap
+	from   string
+	runner *ingest.Runner
+	snap   *snapshotter.Snapshotter
 }
 
 func (n *node) status() map[string]any {
+	n.mu.Lock()
+	from, runner, snap := n.from, n.runner, n.snap
+	n.mu.Unlock()
 	m := map[string]any{
 		"node": map[string]any{
 			"environment": n.c.Environment,
@@ -118,15 +125,15 @@ func (n *node) status() map[string]any {
 			"client_id":   n.c.ClientID,
 			"source":      n.c.Source,
 			"started_at":  n.started.UTC().Format(time.RFC3339),
-			"loaded_from": n.from,
+			"loaded_from": from,
 			"version":     version,
 		},
 	}
-	if n.runner != nil {
-		m["ingest"] = n.runner.Status()
+	if runner != nil {
+		m["ingest"] = runner.Status()
 	}
-	if n.snap != nil {
-		m["checkpoint"] = n.snap.Status()
+	if snap != nil {
+		m["checkpoint"] = snap.Status()
 	}
 	return m
 }
@@ -142,11 +149,14 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 	if err != nil {
 		return err
 	}
+	n.mu.Lock()
 	n.from = st.from
+	n.mu.Unlock()
 	n.engine.SetState(st.state)
 	log.Info("serving", "revision", st.state.Revision(), "from", st.from)
 
 	g, gctx := errgroup.WithContext(ctx)
+	var runner *ingest.Runner
 	if c.Source != "none" {
 		src, err := c.source(log)
 		if err != nil {
@@ -160,10 +170,13 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 				return s, h.Position, err
 			}
 		}
-		if n.runner, err = ingest.NewRunner(rc); err != nil {
+		if runner, err = ingest.NewRunner(rc); err != nil {
 			return err
 		}
-		g.Go(func() error { return n.runner.Run(gctx, st.pos) })
+		n.mu.Lock()
+		n.runner = runner
+		n.mu.Unlock()
+		g.Go(func() error { return runner.Run(gctx, st.pos) })
 	}
 	loaded := st.pos
 	capture := func() (*replica.Export, replica.Position) {
@@ -171,8 +184,8 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 		// fields are at or before the view's revision: resuming from it can
 		// only repeat events, which the replica skips.
 		pos := loaded
-		if n.runner != nil {
-			pos = n.runner.Position()
+		if runner != nil {
+			pos = runner.Position()
 		}
 		v := n.engine.State().Acquire()
 		ex := v.Export()
@@ -180,14 +193,17 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 		v.Release()
 		return ex, pos
 	}
-	n.snap, err = snapshotter.New(snapshotter.Config{
+	snap, err := snapshotter.New(snapshotter.Config{
 		Dir: c.Directory, Interval: c.CheckpointInterval, Keep: c.CheckpointKeep,
 		Env: c.Environment, Tenant: c.Tenant, Registerer: reg,
 	}, capture, log)
 	if err != nil {
 		return err
 	}
-	g.Go(func() error { return n.snap.Run(gctx) })
+	n.mu.Lock()
+	n.snap = snap
+	n.mu.Unlock()
+	g.Go(func() error { return snap.Run(gctx) })
 	return g.Wait()
 }
 
