@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -331,5 +332,38 @@ func (e *Engine) Revision() uint64 { return e.state.Load().Revision() }
 func (e *Engine) State() *replica.State { return e.state.Load() }
 
 // SetState replaces the state, e.g. after a re-bootstrap from a snapshot.
-// Questions already running finish on the view they hold.
-func (e *Engine) SetState(st *replica.State) { e.state.Store(st) }
+// Questions already running finish on the view they hold; WaitFor callers
+// move on to the new state.
+func (e *Engine) SetState(st *replica.State) {
+	e.state.Store(st)
+	e.swapMu.Lock()
+	if e.swapped != nil {
+		close(e.swapped)
+		e.swapped = nil
+	}
+	e.swapMu.Unlock()
+}
+
+// WaitFor blocks until the applied revision is at least seq or ctx ends,
+// following the engine across state replacements.
+func (e *Engine) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		e.swapMu.Lock()
+		if e.swapped == nil {
+			e.swapped = make(chan struct{})
+		}
+		swapped := e.swapped
+		e.swapMu.Unlock()
+		st := e.state.Load()
+		changed := st.Changed()
+		if st.Revision() >= seq {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-swapped:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -54,6 +55,9 @@ type Engine struct {
 	cfg   Config
 	cache *ristretto.Cache[string, any]
 	stats Stats
+
+	swapMu  sync.Mutex    // guards swapped
+	swapped chan struct{} // closed by SetState
 }
 
 // Stats counts cache use; the fields are read with atomic loads by metrics.

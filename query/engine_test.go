@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/outpost-authz/outpost/replica"
 	"github.com/outpost-authz/outpost/testenv/datasets"
@@ -155,5 +156,28 @@ func TestNotReadyAndBadRequests(t *testing.T) {
 		if _, _, err := e.Authorize(c); !errors.Is(err, ErrBadRequest) {
 			t.Errorf("%+v: got %v, want ErrBadRequest", c, err)
 		}
+	}
+}
+
+// TestWaitForFollowsStateReplacement: a waiter on the old state wakes when
+// a re-bootstrapped state that is far enough ahead replaces it.
+func TestWaitForFollowsStateReplacement(t *testing.T) {
+	e := newEngine(t, replica.New(replica.Config{Env: "t", Compiler: Compile}), Config{})
+	done := make(chan error, 1)
+	go func() { done <- e.WaitFor(t.Context(), 5) }()
+	ahead := replica.New(replica.Config{Env: "t"})
+	for seq := uint64(1); seq <= 5; seq++ {
+		if err := ahead.Apply(replica.Event{Env: "t", Seq: seq, Kind: replica.KindClear}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.SetState(ahead)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitFor did not follow the new state")
 	}
 }

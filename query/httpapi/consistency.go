@@ -51,12 +51,11 @@ func (s *Server) await(c *call, seq uint64) error {
 	if seq > c.minRev {
 		c.minRev = seq
 	}
-	st := s.eng.State()
-	if st.Revision() >= seq {
+	if s.eng.Revision() >= seq {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(c.r.Context(), s.cfg.ConsistencyWait)
-	err := st.WaitFor(ctx, seq)
+	err := s.eng.WaitFor(ctx, seq)
 	cancel()
 	applied := s.eng.Revision()
 	if err == nil || applied >= seq {
