@@ -71,6 +71,12 @@ func (h *fnv128) writeString(s string) {
 
 // writeLen writes uvarint(n).
 func (h *fnv128) writeLen(n int) {
+	if n < 0x80 { // one byte
+		lo := h.lo ^ uint64(n)
+		h1, l1 := bits.Mul64(lo, fnvPrime)
+		h.hi, h.lo = h1+h.hi*fnvPrime+lo<<24, l1
+		return
+	}
 	var buf [binary.MaxVarintLen64]byte
 	h.write(binary.AppendUvarint(buf[:0], uint64(n)))
 }

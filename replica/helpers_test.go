@@ -97,10 +97,10 @@ func (r *relation) check() error {
 		if e == 0 {
 			continue
 		}
-		if int(e-1) >= n || seen[e-1] {
+		if entryRow(e) >= n || seen[entryRow(e)] {
 			return fmt.Errorf("dedupe entry %d bad or repeated", e)
 		}
-		seen[e-1] = true
+		seen[entryRow(e)] = true
 	}
 	for row := range n {
 		if got, _ := r.findRow(r.tuple(uint32(row))); got != row {

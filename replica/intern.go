@@ -85,6 +85,7 @@ func (in *interner) addType(name string) (uint16, error) {
 		return 0, fmt.Errorf("too many distinct types (limit %d)", MaxTypes)
 	}
 	t := uint16(len(in.typeNames))
+	name = strings.Clone(name) // it may be a substring of a whole event
 	in.typeNames = append(in.typeNames, name)
 	in.typeNums[name] = t
 	return t, nil

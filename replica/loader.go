@@ -264,12 +264,12 @@ func (r *relation) buildDedupe(size int) error {
 		i := int(h >> r.dshift)
 		for ; r.dedupe[i] != 0; i = (i + 1) & mask {
 			if tags[i] == tag {
-				if o := int(r.dedupe[i] - 1); slices.Equal(r.data[o*a:o*a+a], t) {
+				if o := entryRow(r.dedupe[i]); slices.Equal(r.data[o*a:o*a+a], t) {
 					return fmt.Errorf("duplicate fact at rows %d and %d", o, row)
 				}
 			}
 		}
-		r.dedupe[i] = uint32(row + 1)
+		r.dedupe[i] = dedupeEntry(row, h)
 		tags[i] = tag
 	}
 	r.dused = n

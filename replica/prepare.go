@@ -50,11 +50,20 @@ func (s *State) prepare(ev Event) (*prepared, error) {
 			return nil, other("tokens")
 		}
 		p.inserts = make([]prepFact, len(ev.Inserts))
+		// One allocation holds every insert's canonical arguments.
+		n := 0
+		for _, f := range ev.Inserts {
+			n += len(f.Args)
+		}
+		vals := make([]Value, n)
+		var ph predHasher
 		for i, f := range ev.Inserts {
-			pf, err := prepareFact(f)
+			k := len(f.Args)
+			pf, err := prepareFact(f, vals[:k:k], &ph)
 			if err != nil {
 				return nil, poisonf(ev.Seq, "insert %d: %v", i, err)
 			}
+			vals = vals[k:]
 			p.inserts[i] = pf
 		}
 		p.deletes = make([]prepPattern, len(ev.Deletes))
@@ -108,14 +117,16 @@ func (s *State) prepare(ev Event) (*prepared, error) {
 	return p, nil
 }
 
-func prepareFact(f Fact) (prepFact, error) {
+// prepareFact validates f and returns it with canonical arguments, stored
+// in args (len(f.Args) long), and its hash.
+func prepareFact(f Fact, args []Value, ph *predHasher) (prepFact, error) {
 	if f.Predicate == "" {
 		return prepFact{}, fmt.Errorf("fact has an empty predicate")
 	}
 	if len(f.Args) == 0 {
 		return prepFact{}, fmt.Errorf("fact %s has no arguments", f.Predicate)
 	}
-	pf := prepFact{pred: f.Predicate, args: make([]Value, len(f.Args))}
+	pf := prepFact{pred: f.Predicate, args: args}
 	for i, a := range f.Args {
 		v, err := Canonical(a)
 		if err != nil {
@@ -123,8 +134,29 @@ func prepareFact(f Fact) (prepFact, error) {
 		}
 		pf.args[i] = v
 	}
-	pf.hash = HashFact(Fact{Predicate: pf.pred, Args: pf.args})
+	h := ph.state(pf.pred, len(pf.args))
+	for _, a := range pf.args {
+		h.writeStr(a.Type)
+		h.writeStr(a.ID)
+	}
+	pf.hash = FactSum{h.hi, h.lo} // = HashFact(Fact{pf.pred, pf.args})
 	return pf, nil
+}
+
+// predHasher remembers the FNV state after the last predicate and arity it
+// was asked for: the facts of an event mostly come in runs of one relation.
+type predHasher struct {
+	pred  string
+	arity int
+	h     fnv128
+}
+
+// state returns predicateHash(pred, arity).
+func (c *predHasher) state(pred string, arity int) fnv128 {
+	if c.arity != arity || c.pred != pred || c.arity == 0 {
+		c.pred, c.arity, c.h = pred, arity, predicateHash(pred, arity)
+	}
+	return c.h
 }
 
 func preparePattern(p Pattern) (prepPattern, error) {

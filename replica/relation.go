@@ -6,7 +6,7 @@ import (
 )
 
 // maxRows bounds the rows of one relation (a row number must leave the
-// posting lists' inline bit free).
+// posting lists' inline bit free, and row+1 the dedupe entries' tag bit).
 const maxRows = 1<<31 - 1
 
 // relation holds the facts of one (predicate, arity).
@@ -21,9 +21,11 @@ const maxRows = 1<<31 - 1
 // (from then on, for the life of the relation). Positions whose lists all
 // stay short, like unique ids, cost no memory for this.
 //
-// dedupe is an open-addressing hash set of rows (entries row+1, 0 = empty,
-// linear probing, backward-shift deletion, at most 3/4 full) keyed by
-// tuple, giving set semantics to inserts and O(1) exact deletes.
+// dedupe is an open-addressing hash set of rows (linear probing,
+// backward-shift deletion, at most 3/4 full) keyed by tuple, giving set
+// semantics to inserts and O(1) exact deletes. An entry is row+1 (below
+// 1<<31) with bit 31 of the tuple's hash in its bit 31 (see dedupeEntry),
+// which spares half the tuple comparisons of a probe; 0 = empty.
 type relation struct {
 	name  string
 	arity int
@@ -63,6 +65,16 @@ func (r *relation) tuple(row uint32) []uint32 {
 	return r.data[i : i+r.arity : i+r.arity]
 }
 
+// dedupeTag is the bit of a dedupe entry that holds a bit of its tuple's
+// hash (row+1 is below maxRows+1 = 1<<31).
+const dedupeTag = 1 << 31
+
+// dedupeEntry returns the dedupe entry of row, whose tuple hash is h.
+func dedupeEntry(row int, h uint64) uint32 { return uint32(row+1) | uint32(h)&dedupeTag }
+
+// entryRow returns the row of a (non-empty) dedupe entry.
+func entryRow(e uint32) int { return int(e&^dedupeTag) - 1 }
+
 func tupleHash(t []uint32) uint64 {
 	h := uint64(len(t))
 	for _, s := range t {
@@ -75,16 +87,26 @@ func tupleHash(t []uint32) uint64 {
 // findRow returns the row holding tuple t and its dedupe slot, or -1 and
 // the empty slot where t would go.
 func (r *relation) findRow(t []uint32) (row, slot int) {
+	row, slot, _ = r.findRowHash(t)
+	return row, slot
+}
+
+// findRowHash is findRow that also returns t's hash.
+func (r *relation) findRowHash(t []uint32) (row, slot int, h uint64) {
 	mask := len(r.dedupe) - 1
 	a := r.arity
-	for i := int(tupleHash(t) >> r.dshift); ; i = (i + 1) & mask {
+	h = tupleHash(t)
+	tag := uint32(h) & dedupeTag
+	for i := int(h >> r.dshift); ; i = (i + 1) & mask {
 		e := r.dedupe[i]
 		if e == 0 {
-			return -1, i
+			return -1, i, h
 		}
-		d := r.data[int(e-1)*a:]
-		if slices.Equal(d[:a], t) {
-			return int(e - 1), i
+		if e&dedupeTag == tag {
+			row := entryRow(e)
+			if slices.Equal(r.data[row*a:row*a+a], t) {
+				return row, i, h
+			}
 		}
 	}
 }
@@ -96,7 +118,7 @@ func (r *relation) contains(t []uint32) bool {
 
 // insert adds tuple t (len == arity, valid symbols); false if present.
 func (r *relation) insert(t []uint32) bool {
-	row, slot := r.findRow(t)
+	row, slot, h := r.findRowHash(t)
 	if row >= 0 {
 		return false
 	}
@@ -110,7 +132,7 @@ func (r *relation) insert(t []uint32) bool {
 			r.trackWhere(p)
 		}
 	}
-	r.dedupe[slot] = uint32(row + 1)
+	r.dedupe[slot] = dedupeEntry(row, h)
 	r.dused++
 	if r.dused*4 > len(r.dedupe)*3 {
 		r.rehashDedupe(len(r.dedupe) * 2)
@@ -144,8 +166,8 @@ func (r *relation) deleteRow(row uint32, slot int) {
 		// Point last's dedupe entry at row, before its tuple moves.
 		mask := len(r.dedupe) - 1
 		for i := int(tupleHash(r.data[lb:lb+a]) >> r.dshift); ; i = (i + 1) & mask {
-			if r.dedupe[i] == last+1 {
-				r.dedupe[i] = row + 1
+			if e := r.dedupe[i]; e&^dedupeTag == last+1 {
+				r.dedupe[i] = e&dedupeTag | (row + 1)
 				break
 			}
 		}
@@ -207,7 +229,7 @@ func (r *relation) deleteDedupeSlot(i int) {
 		if e == 0 {
 			break
 		}
-		b := int(e-1) * a
+		b := entryRow(e) * a
 		k := int(tupleHash(r.data[b:b+a]) >> r.dshift)
 		if (i <= j && (k <= i || k > j)) || (i > j && k <= i && k > j) {
 			r.dedupe[i] = e
@@ -225,11 +247,12 @@ func (r *relation) rehashDedupe(size int) {
 	a := r.arity
 	n := r.rows()
 	for row := range n {
-		i := int(tupleHash(r.data[row*a:row*a+a]) >> r.dshift)
+		h := tupleHash(r.data[row*a : row*a+a])
+		i := int(h >> r.dshift)
 		for r.dedupe[i] != 0 {
 			i = (i + 1) & mask
 		}
-		r.dedupe[i] = uint32(row + 1)
+		r.dedupe[i] = dedupeEntry(row, h)
 	}
 	r.dused = n
 }

@@ -223,16 +223,43 @@ func (s *State) checkLimits(p *prepared) error {
 func (s *State) insertFacts(p *prepared) {
 	in := s.st.in
 	var buf []uint32
+	// The facts of an event mostly come in runs of one relation, over a few
+	// types: remember the last relation and some types.
+	var r *relation
+	var types typeCache
 	for i := range p.inserts {
 		f := &p.inserts[i]
-		r := s.st.relationOrNew(f.pred, len(f.args))
+		if r == nil || r.arity != len(f.args) || r.name != f.pred {
+			r = s.st.relationOrNew(f.pred, len(f.args))
+		}
 		buf = buf[:0]
 		for _, a := range f.args {
-			t, _ := in.addType(a.Type) // limits checked
+			t := types.get(in, a.Type) // limits checked
 			buf = append(buf, in.intern(t, a.ID))
 		}
 		s.st.insertTuple(r, buf, f.hash)
 	}
+}
+
+// typeCache remembers the type numbers of a few type names.
+type typeCache struct {
+	names [8]string
+	nums  [8]uint16
+	next  int
+}
+
+// get returns the type number of name, adding the type if needed (the
+// caller has checked the type limit).
+func (c *typeCache) get(in *interner, name string) uint16 {
+	for i := range c.nums {
+		if c.nums[i] != 0 && c.names[i] == name {
+			return c.nums[i]
+		}
+	}
+	t, _ := in.addType(name)
+	c.names[c.next], c.nums[c.next] = name, t
+	c.next = (c.next + 1) % len(c.nums)
+	return t
 }
 
 // Acquire returns a read view of the state at its current revision, holding

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"slices"
+	"strings"
 	"sync/atomic"
 )
 
@@ -39,6 +40,9 @@ func (st *store) relationOrNew(name string, arity int) *relation {
 	if r := st.relation(name, arity); r != nil {
 		return r
 	}
+	// The name may be a substring of a whole decoded event (decodeFast):
+	// keep a copy of its own.
+	name = strings.Clone(name)
 	r := newRelation(name, arity, len(st.rels))
 	st.rels = append(st.rels, r)
 	st.relIDs[relKey{name, arity}] = r.id
