@@ -82,3 +82,15 @@ bench-smoke:
 	$(GO) build -o bin/ ./cmd/outpost-bench
 	bin/outpost-bench -facts 100000 -duration 1s -warmup 250ms -iterations 5000 -lag-writes 50 -timeout 3m \
 	  -out bin/bench-smoke.json -md bin/bench-smoke.md >/dev/null
+
+# The soak test (testenv/soak; docs/reliability.md), not part of `make test`:
+# a control plane with embedded NATS, two nodes, mixed checks at half of the
+# measured capacity, continuous writes, checkpoints every 30 s, one node
+# restart halfway, a row of figures every 30 s and a digest comparison at
+# the end. 10 minutes by default; shorter: make soak SOAK_DURATION=2m
+SOAK_DURATION ?= 10m
+SOAK_FLAGS ?=
+.PHONY: soak
+soak:
+	$(GO) build -o bin/ ./cmd/outpost ./cmd/outpost-controlplane ./cmd/outpost-soak
+	bin/outpost-soak -bin bin -duration $(SOAK_DURATION) -md bin/soak-results.md $(SOAK_FLAGS)

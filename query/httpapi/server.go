@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,7 +217,9 @@ func (s *Server) Handler() http.Handler {
 	for _, w := range writeRoutes {
 		rt := r.Handle(w.path, s.instrument(w.path, true, http.HandlerFunc(s.readOnly)))
 		if w.methods != nil {
-			rt.Methods(w.methods...)
+			// a copy: mux's Methods upper-cases its argument in place, and
+			// writeRoutes is shared by every Server of the process
+			rt.Methods(slices.Clone(w.methods)...)
 		}
 	}
 	for _, p := range localRoutes {
