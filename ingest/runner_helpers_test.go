@@ -163,6 +163,23 @@ func (n *node) waitState(t testing.TB, state string) {
 // pairs), or fails the test.
 func (n *node) metric(t testing.TB, name string, labels ...string) float64 {
 	t.Helper()
+	v, ok := n.metricValue(t, name, labels...)
+	if !ok {
+		t.Fatalf("metric %s%v not found", name, labels)
+	}
+	return v
+}
+
+// metricOr0 is metric for wait conditions: a series not yet created
+// (nothing counted so far) reads as 0.
+func (n *node) metricOr0(t testing.TB, name string, labels ...string) float64 {
+	t.Helper()
+	v, _ := n.metricValue(t, name, labels...)
+	return v
+}
+
+func (n *node) metricValue(t testing.TB, name string, labels ...string) (float64, bool) {
+	t.Helper()
 	mfs, err := n.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -180,14 +197,13 @@ func (n *node) metric(t testing.TB, name string, labels ...string) float64 {
 			}
 			switch {
 			case m.Gauge != nil:
-				return m.Gauge.GetValue()
+				return m.Gauge.GetValue(), true
 			case m.Counter != nil:
-				return m.Counter.GetValue()
+				return m.Counter.GetValue(), true
 			}
 		}
 	}
-	t.Fatalf("metric %s%v not found", name, labels)
-	return 0
+	return 0, false
 }
 
 func hasLabel(m *dto.Metric, name, value string) bool {

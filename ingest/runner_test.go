@@ -137,7 +137,7 @@ func TestRunnerGapFill(t *testing.T) {
 	t.Run("without a feed ingest stops at the gap", func(t *testing.T) {
 		nd := startNode(t, nodeConfig{env: env, source: kafkaSource(t, k.Addr(), "gap.events"), from: replica.StartPosition()})
 		waitFor(t, "stuck at the gap", 10*time.Second, func() bool {
-			return nd.runner.Status()["state"] == ingest.StateFailing && nd.metric(t, "outpost_ingest_errors_total", "source", "kafka", "kind", ingest.KindGap) >= 2
+			return nd.runner.Status()["state"] == ingest.StateFailing && nd.metricOr0(t, "outpost_ingest_errors_total", "source", "kafka", "kind", ingest.KindGap) >= 2
 		})
 		if got := nd.revision(); got != uint64(hole[0]) {
 			t.Fatalf("revision %d, want %d: never apply past a gap", got, hole[0])
@@ -237,8 +237,8 @@ func TestRunnerPoison(t *testing.T) {
 		// No snapshot yet (503): ingest stays stopped at seq 4.
 		waitFor(t, "poison reported and a re-bootstrap tried", 10*time.Second, func() bool {
 			return nd.runner.Status()["poison_seq"] == uint64(4) &&
-				nd.metric(t, "outpost_ingest_errors_total", "source", "poll", "kind", ingest.KindPoison) >= 3 &&
-				nd.metric(t, "outpost_ingest_errors_total", "source", "feed", "kind", ingest.KindSnapshot) >= 1
+				nd.metricOr0(t, "outpost_ingest_errors_total", "source", "poll", "kind", ingest.KindPoison) >= 3 &&
+				nd.metricOr0(t, "outpost_ingest_errors_total", "source", "feed", "kind", ingest.KindSnapshot) >= 1
 		})
 		st := nd.runner.Status()
 		if st["state"] != ingest.StateFailing && st["state"] != ingest.StateResyncing {
