@@ -3,6 +3,7 @@ package tlsfiles
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -220,4 +221,22 @@ func (s Server) Config(log *slog.Logger) (*tls.Config, *Reloader, error) {
 		}
 	}
 	return cfg, r, nil
+}
+
+// LeafDER returns the DER bytes of the first certificate in a PEM file.
+func LeafDER(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read certificate file: %w", err)
+	}
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, fmt.Errorf("certificate file %s holds no PEM certificate", path)
+		}
+		if b.Type == "CERTIFICATE" {
+			return b.Bytes, nil
+		}
+	}
 }
