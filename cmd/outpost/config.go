@@ -95,7 +95,7 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	var disableTelemetry, disableErrorLogging string
 	var cacheMiB int
 
-	str(&c.APIToken, "api-token", "OSO_API_TOKEN", "", "API key the node presents to the control plane and its feeds")
+	secretFlag(fs, env, &c.APIToken, "api-token", "OSO_API_TOKEN", "API key the node presents to the control plane and its feeds")
 	str(&c.Environment, "environment", "OSO_ENVIRONMENT", "default", "environment whose policy and facts this node serves")
 	str(&c.Tenant, "tenant", "OSO_TENANT", "", "tenant name, recorded in checkpoints")
 	str(&c.ClientID, "client-id", "OSO_CLIENT_ID", "", "client id, reported in /status")

@@ -86,7 +86,7 @@ func (s *security) securityFlags(fs *flag.FlagSet, env envLookup, errs *[]error)
 	str(&s.KafkaKeyFile, "kafka-key-file", "OUTPOST_KAFKA_KEY_FILE", "PEM key of --kafka-cert-file")
 	str(&s.KafkaSASLMechanism, "kafka-sasl-mechanism", "OUTPOST_KAFKA_SASL_MECHANISM", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default: none)")
 	str(&s.KafkaSASLUser, "kafka-sasl-user", "OUTPOST_KAFKA_SASL_USER", "Kafka SASL user")
-	str(&s.KafkaSASLPassword, "kafka-sasl-password", "OUTPOST_KAFKA_SASL_PASSWORD", "Kafka SASL password (prefer the variable or --kafka-sasl-password-file)")
+	secretFlag(fs, env, &s.KafkaSASLPassword, "kafka-sasl-password", "OUTPOST_KAFKA_SASL_PASSWORD", "Kafka SASL password (prefer the variable or --kafka-sasl-password-file)")
 	str(&s.KafkaSASLPasswordFile, "kafka-sasl-password-file", "OUTPOST_KAFKA_SASL_PASSWORD_FILE", "file holding the Kafka SASL password")
 
 	boolean(&s.NATSTLS, "nats-tls", "OUTPOST_NATS_TLS", "connect to NATS with TLS (implied by tls:// URLs, --nats-ca-file and --nats-cert-file)")
@@ -94,12 +94,29 @@ func (s *security) securityFlags(fs *flag.FlagSet, env envLookup, errs *[]error)
 	str(&s.NATSCertFile, "nats-cert-file", "OUTPOST_NATS_CERT_FILE", "PEM client certificate for NATS (mTLS)")
 	str(&s.NATSKeyFile, "nats-key-file", "OUTPOST_NATS_KEY_FILE", "PEM key of --nats-cert-file")
 	str(&s.NATSUser, "nats-user", "OUTPOST_NATS_USER", "NATS user")
-	str(&s.NATSPassword, "nats-password", "OUTPOST_NATS_PASSWORD", "NATS password (prefer the variable or --nats-password-file)")
+	secretFlag(fs, env, &s.NATSPassword, "nats-password", "OUTPOST_NATS_PASSWORD", "NATS password (prefer the variable or --nats-password-file)")
 	str(&s.NATSPasswordFile, "nats-password-file", "OUTPOST_NATS_PASSWORD_FILE", "file holding the NATS password")
-	str(&s.NATSToken, "nats-token", "OUTPOST_NATS_TOKEN", "NATS token (prefer the variable or --nats-token-file)")
+	secretFlag(fs, env, &s.NATSToken, "nats-token", "OUTPOST_NATS_TOKEN", "NATS token (prefer the variable or --nats-token-file)")
 	str(&s.NATSTokenFile, "nats-token-file", "OUTPOST_NATS_TOKEN_FILE", "file holding the NATS token")
 	str(&s.NATSNKeySeedFile, "nats-nkey-seed-file", "OUTPOST_NATS_NKEY_SEED_FILE", "file holding a NATS user NKey seed (SU...)")
 	str(&s.NATSCredsFile, "nats-creds-file", "OUTPOST_NATS_CREDS_FILE", "NATS .creds file (user JWT and NKey seed)")
+}
+
+// secretValue is a flag.Value that never shows its value: the usage text
+// the flag package prints (on -h, and on any flag error, into the
+// container's log) would otherwise quote the default taken from the
+// environment.
+type secretValue struct{ p *string }
+
+func (v secretValue) String() string     { return "" }
+func (v secretValue) Set(s string) error { *v.p = s; return nil }
+
+// secretFlag registers a flag holding a secret, with its default from env.
+func secretFlag(fs *flag.FlagSet, env envLookup, p *string, name, envName, usage string) {
+	if v, ok := env(envName); ok {
+		*p = v
+	}
+	fs.Var(secretValue{p}, name, usage+" (env "+envName+")")
 }
 
 // validateSecurity reports settings that cannot work together. It reads

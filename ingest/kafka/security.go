@@ -1,13 +1,18 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/outpost-authz/outpost/ingest"
 )
 
 // SASL mechanism names, as Kafka spells them.
@@ -48,4 +53,30 @@ func SASL(name, user, password string) (sasl.Mechanism, error) {
 		return m, nil
 	}
 	return nil, fmt.Errorf("kafka: SASL mechanism %q: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", name)
+}
+
+// checkedStep runs one fetch step, first checking the connection with a
+// metadata request when the previous step failed (or none ran yet):
+// kafka-go's Fetch reports a connection it could not authenticate as
+// "topic not found", which would send operators looking in the wrong
+// place; the metadata request reports the connection's own error.
+func (r *reader) checkedStep(ctx context.Context, h ingest.Handler) error {
+	if !r.connected {
+		mctx, cancel := context.WithTimeout(ctx, requestSlack)
+		_, err := r.client.Metadata(mctx, &kafka.MetadataRequest{Topics: []string{r.cfg.Topic}})
+		cancel()
+		if err != nil {
+			if r.cfg.SASL != nil && errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("the broker closed the connection; with SASL %s this usually means a wrong user, password or mechanism: %w",
+					r.cfg.SASL.Name(), err)
+			}
+			return fmt.Errorf("connect to %s: %w", strings.Join(r.cfg.Brokers, ","), err)
+		}
+		r.connected = true
+	}
+	err := r.step(ctx, h)
+	if err != nil {
+		r.connected = false
+	}
+	return err
 }

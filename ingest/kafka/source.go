@@ -142,7 +142,7 @@ func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handle
 		r.skipTo = from.Seq
 	}
 	for ctx.Err() == nil {
-		err := r.step(ctx, h)
+		err := r.checkedStep(ctx, h)
 		if err == nil || ctx.Err() != nil {
 			continue
 		}
@@ -163,6 +163,7 @@ type reader struct {
 	offset    int64  // next offset to read; -1 until the first offset is known
 	skipTo    uint64 // skip records with event seq <= skipTo until one is delivered
 	seen      bool   // the topic has answered once
+	connected bool   // the last step succeeded: no need to check the connection
 	lastBeat  time.Time
 	lastEmpty time.Time
 }
