@@ -72,7 +72,6 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 	}
 	n.tlsStatus = tlsStatus
 	srv := httpapi.NewHTTPServer(c.Listen, handler)
-	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug) // TLS handshake failures of scanners
 	log.Info("listening", "addr", ln.Addr().String(), "environment", c.Environment, "source", c.Source, "tls", tlsStatus != nil)
 	if onReady != nil {
 		onReady(ln.Addr().String())
