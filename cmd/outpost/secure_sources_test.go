@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -87,6 +88,8 @@ func startSecureCluster(t *testing.T, source string) *secureCluster {
 		s.good = append(common, "--kafka-sasl-password-file", writeSecret(t, dir, "kafka-password", []byte(password+"\n")))
 		s.bad = append(common, "--kafka-sasl-password", "wrong-pa55word-17")
 		s.secrets = []string{password, "wrong-pa55word-17"}
+	case "poll":
+		// the control plane's feed itself, behind TLS (below)
 	case "nats":
 		trust, err := brokers.NewNATSTrust()
 		if err != nil {
@@ -122,6 +125,7 @@ func startSecureCluster(t *testing.T, source string) *secureCluster {
 	if front.TLS, err = ca.ServerConfig("control plane"); err != nil {
 		t.Fatal(err)
 	}
+	front.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // the refused handshakes of TestPollOverHTTPS
 	front.StartTLS()
 	t.Cleanup(front.Close)
 	s.https = front.URL
@@ -141,6 +145,34 @@ func seedOf(t *testing.T, creds []byte) string {
 	}
 	t.Fatal("no seed in the .creds file")
 	return ""
+}
+
+// TestPollOverHTTPS: a node polling an https:// control plane converges
+// when it trusts the control plane's CA (--control-plane-ca-file), and
+// refuses to start, naming the certificate problem, when it does not.
+func TestPollOverHTTPS(t *testing.T) {
+	s := startSecureCluster(t, "poll")
+	if _, err := s.cp.Client.SetPolicy(lifecyclePolicy); err != nil {
+		t.Fatal(err)
+	}
+	var log syncLog
+	n := s.startLoggedNode(t, &log, append(s.good, "--source", "poll")...)
+	first := s.converge(t, n, nil)
+	if _, err := s.cp.Client.Insert(replica.Fact{Predicate: "has_role", Args: []replica.Value{{Type: "User", ID: "carol"}, str("reader"), {Type: "Repo", ID: "r3"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.converge(t, n, []question{{"User", "carol", "read", "Repo", "r3"}}); got <= first {
+		t.Fatalf("converged at %d, then at %d", first, got)
+	}
+
+	code, plain, stderr := hardeningRun(t, "--listen", "127.0.0.1:0", "--environment", convEnv, "--directory", t.TempDir(),
+		"--control-plane-url", s.https, "--api-token", s.cp.ReadKey)
+	if code != 1 || len(plain) != 1 || !strings.Contains(plain[0], "certificate") {
+		t.Fatalf("a node that does not trust the control plane: exit %d, %q\n%s", code, plain, stderr)
+	}
+	if strings.Contains(stderr, s.cp.ReadKey) {
+		t.Fatal("the failed node's output shows the API key")
+	}
 }
 
 func TestSecuredSourcesConverge(t *testing.T) {
