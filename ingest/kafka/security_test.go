@@ -211,3 +211,59 @@ func TestSASLErrors(t *testing.T) {
 		})
 	}
 }
+
+// securedTopic is a topic of a broker requiring TLS and SASL, written and
+// read with credentials.
+type securedTopic struct {
+	*topicTransport
+	tls  *tls.Config
+	sasl kafka.Config
+}
+
+func (s *securedTopic) NewSource(t testing.TB, log *slog.Logger) ingest.Source {
+	t.Helper()
+	cfg := s.sasl
+	cfg.Brokers, cfg.Env, cfg.MaxWait, cfg.Backoff = []string{s.k.Addr()}, s.env, 200*time.Millisecond, testBackoff
+	src, err := kafka.New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// TestContractSecured runs the Source contract (order, resumption,
+// redelivery, outages across broker restarts, ...) against a broker that
+// requires TLS and SCRAM-SHA-256: security changes nothing of the
+// behaviour.
+func TestContractSecured(t *testing.T) {
+	ingesttest.CheckGoroutines(t)
+	ca, err := tlstest.NewCA("contract CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTLS, err := ca.ServerConfig("kafka")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := brokers.StartKafka(brokers.KafkaConfig{DataDir: t.TempDir(), TLS: srvTLS,
+		Users: []brokers.KafkaUser{{Mechanism: kafka.MechanismSCRAMSHA256, User: "outpost", Password: "contract-pw"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	mech, err := kafka.SASL(kafka.MechanismSCRAMSHA256, "outpost", "contract-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientTLS := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: ca.Pool()}
+	ingesttest.Run(t, ingesttest.Harness{
+		Open: func(t *testing.T, env string) ingesttest.Transport {
+			tp := openTopic(t, k, env)
+			tr := &kafkago.Transport{TLS: clientTLS, SASL: mech}
+			tp.w.Transport = tr
+			t.Cleanup(tr.CloseIdleConnections)
+			return &securedTopic{topicTransport: tp, tls: clientTLS, sasl: kafka.Config{TLS: clientTLS, SASL: mech}}
+		},
+		Backoff: testBackoff,
+	})
+}

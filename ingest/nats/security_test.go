@@ -268,3 +268,76 @@ func TestAuthValidate(t *testing.T) {
 		})
 	}
 }
+
+// securedStream is a stream of a server requiring TLS and .creds
+// authentication, written and read with credentials.
+type securedStream struct {
+	*streamTransport
+	opts []natsgo.Option
+}
+
+func (s *securedStream) NewSource(t testing.TB, log *slog.Logger) ingest.Source {
+	t.Helper()
+	src, err := nats.New(nats.Config{URL: s.n.URL(), Env: s.env, IdleWait: 250 * time.Millisecond,
+		ReconnectWait: 50 * time.Millisecond, Backoff: testBackoff, Options: s.opts}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// TestContractSecured runs the Source contract against a server that
+// requires TLS and .creds (JWT) authentication, restarts included.
+func TestContractSecured(t *testing.T) {
+	ingesttest.CheckGoroutines(t)
+	dir := t.TempDir()
+	ca, err := tlstest.NewCA("contract CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTLS, err := ca.ServerConfig("nats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, err := ca.WriteCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := brokers.NewNATSTrust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := trust.Creds("outpost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := nats.Auth{CAFile: caFile, CredsFile: writeFile(t, dir, "outpost.creds", creds)}.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := brokers.StartNATS(brokers.NATSConfig{StoreDir: t.TempDir(), TLS: srvTLS, Trust: trust, ClientOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	ingesttest.Run(t, ingesttest.Harness{
+		Open: func(t *testing.T, env string) ingesttest.Transport {
+			subject := "outpost." + env + ".events"
+			if err := n.EnsureStream("OUTPOST_"+strings.ToUpper(env), []string{subject}); err != nil {
+				t.Fatalf("EnsureStream: %v", err)
+			}
+			nc, err := natsgo.Connect(n.URL(), append([]natsgo.Option{natsgo.MaxReconnects(-1), natsgo.ReconnectWait(20 * time.Millisecond)}, opts...)...)
+			if err != nil {
+				t.Fatalf("connect: %v", err)
+			}
+			t.Cleanup(nc.Close)
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return &securedStream{streamTransport: &streamTransport{n: n, env: env, subject: subject, js: js}, opts: opts}
+		},
+		Dedupes: true,
+		Backoff: testBackoff,
+	})
+}
