@@ -236,13 +236,14 @@ func (s *security) natsAuth(url string) (natssource.Auth, error) {
 // the handler to serve: h itself, or, with client CAs, h behind a check
 // that every path but /healthcheck was reached with a verified client
 // certificate. The third result describes the certificate for /status
-// (nil without TLS).
+// (nil without TLS). On error ln is closed.
 func (s *security) listenTLS(ln net.Listener, h http.Handler, log *slog.Logger) (net.Listener, http.Handler, func() map[string]any, error) {
 	if s.TLSCertFile == "" {
 		return ln, h, nil, nil
 	}
 	cfg, reloader, err := tlsfiles.Server{CertFile: s.TLSCertFile, KeyFile: s.TLSKeyFile, ClientCAFile: s.TLSClientCAFile}.Config(log)
 	if err != nil {
+		ln.Close()
 		return nil, nil, nil, err
 	}
 	cfg.NextProtos = []string{"h2", "http/1.1"}

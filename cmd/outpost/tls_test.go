@@ -327,3 +327,25 @@ func (s *syncLog) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestTLSListenerBadCertificate: a node whose certificate cannot be loaded
+// stops at start with one line naming the files, not their contents.
+func TestTLSListenerBadCertificate(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(cert, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte("-----BEGIN EC PRIVATE KEY-----\nc2VjcmV0LWtleQ==\n-----END EC PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	policy := filepath.Join(dir, "main.polar")
+	if err := os.WriteFile(policy, []byte(lifecyclePolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, plain, stderr := hardeningRun(t, "--listen", "127.0.0.1:0", "--directory", t.TempDir(), "--policy", policy, "--auth", "none",
+		"--tls-cert-file", cert, "--tls-key-file", key)
+	if code != 1 || len(plain) != 1 || !strings.Contains(plain[0], "tls.crt") || strings.Contains(stderr, "c2VjcmV0") {
+		t.Fatalf("exit %d, %q; stderr:\n%s", code, plain, stderr)
+	}
+}
