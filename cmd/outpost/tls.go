@@ -77,7 +77,7 @@ func (s *security) securityFlags(fs *flag.FlagSet, env envLookup, errs *[]error)
 	}
 	str(&s.TLSCertFile, "tls-cert-file", "OUTPOST_TLS_CERT_FILE", "serve HTTPS with this PEM certificate (chain); reloaded when the file changes")
 	str(&s.TLSKeyFile, "tls-key-file", "OUTPOST_TLS_KEY_FILE", "PEM key of --tls-cert-file; reloaded when the file changes")
-	str(&s.TLSClientCAFile, "tls-client-ca-file", "OUTPOST_TLS_CLIENT_CA_FILE", "require client certificates signed by these CAs (mTLS) on every path but /healthcheck")
+	str(&s.TLSClientCAFile, "tls-client-ca-file", "OUTPOST_TLS_CLIENT_CA_FILE", "require client certificates signed by these CAs (mTLS) on every path but /healthcheck; reloaded when the file changes")
 	str(&s.ControlPlaneCAFile, "control-plane-ca-file", "OUTPOST_CONTROL_PLANE_CA_FILE", "PEM CAs to trust for an https:// control plane (default: system roots)")
 
 	boolean(&s.KafkaTLS, "kafka-tls", "OUTPOST_KAFKA_TLS", "connect to Kafka with TLS (implied by --kafka-ca-file and --kafka-cert-file)")

@@ -283,6 +283,68 @@ func TestTLSListenerClientCertificates(t *testing.T) {
 	}
 }
 
+// TestTLSListenerClientCARotation: replacing the client CA file switches
+// which client certificates are accepted, without a restart.
+func TestTLSListenerClientCARotation(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := tlstest.NewCA("node test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ca.WriteLeaf(dir, "node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCA, err := tlstest.NewCA("old client CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCA, err := tlstest.NewCA("new client CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCAFile := filepath.Join(dir, "clients.pem")
+	if err := os.WriteFile(clientCAFile, oldCA.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := startTLSNode(t, io.Discard, "--tls-cert-file", srv.Cert, "--tls-key-file", srv.Key, "--tls-client-ca-file", clientCAFile)
+	client := func(issuer *tlstest.CA) *http.Client {
+		c, k, err := issuer.Issue("app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := tls.X509KeyPair(c, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tlsClient(&tls.Config{RootCAs: ca.Pool(),
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }})
+	}
+	accepted := func(hc *http.Client) bool {
+		resp, err := hc.Get(url + "/status")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}
+	oldClient, newClient := client(oldCA), client(newCA)
+	if !accepted(oldClient) || accepted(newClient) {
+		t.Fatal("before the rotation: want the old CA's client accepted and the new one's refused")
+	}
+	tmp := clientCAFile + ".tmp"
+	if err := os.WriteFile(tmp, newCA.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, clientCAFile); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return accepted(newClient) })
+	if accepted(oldClient) {
+		t.Fatal("after the rotation the old CA's client is still accepted")
+	}
+}
+
 func TestTLSConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {

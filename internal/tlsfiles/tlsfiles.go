@@ -193,7 +193,7 @@ type Server struct {
 	// Required.
 	CertFile, KeyFile string
 	// ClientCAFile, when set, is a PEM bundle of the CAs whose client
-	// certificates are accepted. A client that presents a certificate
+	// certificates are accepted, re-read when the file changes. A client that presents a certificate
 	// must present one they signed; RequireClientCert says whether a
 	// client may present none.
 	ClientCAFile string
@@ -210,17 +210,70 @@ func (s Server) Config(log *slog.Logger) (*tls.Config, *Reloader, error) {
 	}
 	cfg := &tls.Config{MinVersion: MinVersion, GetCertificate: r.GetCertificate}
 	if s.ClientCAFile != "" {
-		pool, err := CertPool(s.ClientCAFile)
-		if err != nil {
+		cas := &poolReloader{path: s.ClientCAFile, log: log}
+		if err := cas.load(); err != nil {
 			return nil, nil, fmt.Errorf("tls: client %w", err)
 		}
-		cfg.ClientCAs = pool
+		cfg.ClientCAs = cas.pool
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 		if s.RequireClientCert {
 			cfg.ClientAuth = tls.RequireAndVerifyClientCert
 		}
+		base := cfg.Clone()
+		cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			c := base.Clone()
+			c.ClientCAs = cas.current()
+			return c, nil
+		}
 	}
 	return cfg, r, nil
+}
+
+// poolReloader holds a CA bundle re-read when its file changes; a bundle
+// that fails to load keeps the previous one and is logged once.
+type poolReloader struct {
+	path string
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	pool   *x509.CertPool
+	info   os.FileInfo
+	failed os.FileInfo
+}
+
+func (p *poolReloader) load() error {
+	info, err := os.Stat(p.path)
+	if err != nil {
+		return fmt.Errorf("CA file: %w", err)
+	}
+	pool, err := CertPool(p.path)
+	if err != nil {
+		return err
+	}
+	p.pool, p.info = pool, info
+	return nil
+}
+
+func (p *poolReloader) current() *x509.CertPool {
+	info, err := os.Stat(p.path)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil || !changed(info, p.info) || !changed(info, p.failed) {
+		return p.pool
+	}
+	pool, err := CertPool(p.path)
+	if err != nil {
+		p.failed = info
+		if p.log != nil {
+			p.log.Warn("tls: cannot reload the client CA file; still using the previous one", "err", err)
+		}
+		return p.pool
+	}
+	p.pool, p.info, p.failed = pool, info, nil
+	if p.log != nil {
+		p.log.Info("tls: client CA file reloaded", "file", p.path)
+	}
+	return p.pool
 }
 
 // LeafDER returns the DER bytes of the first certificate in a PEM file.
