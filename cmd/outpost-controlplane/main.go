@@ -29,6 +29,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	natssource "github.com/outpost-authz/outpost/ingest/nats"
 	"github.com/outpost-authz/outpost/query/httpapi"
 	"github.com/outpost-authz/outpost/testenv/brokers"
 	"github.com/outpost-authz/outpost/testenv/controlplane"
@@ -51,6 +52,7 @@ type options struct {
 	embedKafka, embedNATS        bool
 	seedGitclub                  int
 	disableClear, verbose        bool
+	security                     pubSecurity
 }
 
 // keyList collects -key KEY:ACCESS flags.
@@ -117,6 +119,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.seedGitclub, "seed-gitclub", envInt("OUTPOST_CP_SEED_GITCLUB", 0), "on first start, load the gitclub policy and `N` facts (OUTPOST_CP_SEED_GITCLUB)")
 	fs.BoolVar(&o.disableClear, "disable-clear-data", envBool("OUTPOST_CP_DISABLE_CLEAR_DATA"), "answer POST /api/clear_data with 403")
 	fs.BoolVar(&o.verbose, "v", envBool("OUTPOST_CP_VERBOSE"), "log debug lines")
+	o.security.register(fs)
 	if v, ok := os.LookupEnv("OUTPOST_CP_KEYS"); ok {
 		if err := o.keys.Set(v); err != nil {
 			return nil, fmt.Errorf("OUTPOST_CP_KEYS: %w", err)
@@ -186,6 +189,9 @@ func serve(ctx context.Context, o *options, logger *slog.Logger, stdout io.Write
 	if o.nats != "" {
 		cfg.NATS = &controlplane.NATSConfig{URL: o.nats, Stream: o.natsStream}
 	}
+	if err := o.security.apply(&cfg); err != nil {
+		return err
+	}
 	srv, err := controlplane.New(cfg)
 	if err != nil {
 		return err
@@ -210,7 +216,7 @@ func serve(ctx context.Context, o *options, logger *slog.Logger, stdout io.Write
 		if stream == "" {
 			stream = controlplane.DefaultStream(o.env)
 		}
-		fmt.Fprintf(stdout, "nats %s stream=%s subject=%s\n", o.nats, stream, controlplane.Subject(o.env))
+		fmt.Fprintf(stdout, "nats %s stream=%s subject=%s\n", natssource.RedactURL(o.nats), stream, controlplane.Subject(o.env))
 	}
 
 	runCtx, cancel := context.WithCancel(ctx)

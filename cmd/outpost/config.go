@@ -44,6 +44,9 @@ type config struct {
 	MaxSteps           int
 	ShutdownTimeout    time.Duration
 
+	// Secure transports (tls.go).
+	security
+
 	// Modes and development inputs.
 	Export     string
 	Import     string
@@ -92,7 +95,7 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	var disableTelemetry, disableErrorLogging string
 	var cacheMiB int
 
-	str(&c.APIToken, "api-token", "OSO_API_TOKEN", "", "API key the node presents to the control plane and its feeds")
+	secretFlag(fs, env, &c.APIToken, "api-token", "OSO_API_TOKEN", "API key the node presents to the control plane and its feeds")
 	str(&c.Environment, "environment", "OSO_ENVIRONMENT", "default", "environment whose policy and facts this node serves")
 	str(&c.Tenant, "tenant", "OSO_TENANT", "", "tenant name, recorded in checkpoints")
 	str(&c.ClientID, "client-id", "OSO_CLIENT_ID", "", "client id, reported in /status")
@@ -119,6 +122,8 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	num(&c.MaxSteps, "max-steps", "OUTPOST_MAX_STEPS", 0, "evaluation budget per question (0: the engine's default)")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "OUTPOST_SHUTDOWN_TIMEOUT", 10*time.Second, "how long graceful shutdown may take")
 
+	c.securityFlags(fs, env, &errs)
+
 	str(&c.Export, "export", "OUTPOST_EXPORT", "", "write the current state to this checkpoint file and exit")
 	str(&c.Import, "import", "OUTPOST_IMPORT", "", "start from this checkpoint file when there is no local checkpoint and no control plane")
 	str(&c.PolicyFile, "policy", "OUTPOST_POLICY", "", "development: start from this policy file instead of a control plane")
@@ -136,6 +141,12 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	}
 	c.fill()
 	errs = append(errs, c.validate()...)
+	errs = append(errs, c.validateSecurity(c)...)
+	if len(errs) == 0 {
+		if err := c.loadSecurity(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if cacheMiB < 0 {
 		errs = append(errs, fmt.Errorf("--cache-mib must not be negative"))
 	}

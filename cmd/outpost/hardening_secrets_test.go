@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outpost-authz/outpost/ingest"
 	"github.com/outpost-authz/outpost/replica"
 	"github.com/outpost-authz/outpost/testenv/controlplane"
 )
@@ -173,4 +174,79 @@ func TestHardeningKeysNeverLogged(t *testing.T) {
 			t.Errorf("%s contains an Authorization header:\n%s", name, text)
 		}
 	}
+}
+
+// TestHardeningTransportSecretsNeverShown checks the secrets of the
+// secured edges (broker passwords and tokens, the API key) in the places
+// that are not covered by the end-to-end tests (secure_sources_test.go
+// checks logs, /status and /metrics of running nodes): the usage text the
+// flag package prints on any flag error (defaults come from the
+// environment), configuration errors, and a NATS URL that carries a
+// password.
+func TestHardeningTransportSecretsNeverShown(t *testing.T) {
+	secrets := map[string]string{
+		"OSO_API_TOKEN":               "hk-api-" + rand.Text(),
+		"OUTPOST_KAFKA_SASL_PASSWORD": "hk-kafka-" + rand.Text(),
+		"OUTPOST_NATS_PASSWORD":       "hk-natspw-" + rand.Text(),
+		"OUTPOST_NATS_TOKEN":          "hk-natstok-" + rand.Text(),
+	}
+	check := func(t *testing.T, where, text string) {
+		t.Helper()
+		for name, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("%s shows the value of %s:\n%s", where, name, text)
+			}
+		}
+	}
+
+	t.Run("usage on a flag error", func(t *testing.T) {
+		var usage bytes.Buffer
+		_, err := parseConfig([]string{"--no-such-flag"}, env(secrets), &usage)
+		if err == nil || !strings.Contains(usage.String(), "-kafka-sasl-password") {
+			t.Fatalf("want a flag error and the usage text; got %v\n%s", err, usage.String())
+		}
+		check(t, "the usage text", usage.String()+err.Error())
+	})
+
+	t.Run("configuration errors", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"--source", "kafka", "--kafka-brokers", "127.0.0.1:1", "--kafka-sasl-mechanism", "GSSAPI", "--kafka-sasl-user", "u"},
+			{"--source", "kafka", "--kafka-brokers", "127.0.0.1:1"},                      // a password without a mechanism
+			{"--source", "nats", "--nats-url", "nats://127.0.0.1:1", "--nats-user", "u"}, // a password and a token
+		} {
+			c, err := parseConfig(args, env(secrets), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.source(slog.New(slog.DiscardHandler))
+			if err == nil {
+				t.Fatalf("%v: want a configuration error", args)
+			}
+			check(t, "the error of "+strings.Join(args, " "), err.Error())
+		}
+	})
+
+	t.Run("a password in the NATS URL", func(t *testing.T) {
+		pw := secrets["OUTPOST_NATS_PASSWORD"]
+		var log hardeningLog
+		c, err := parseConfig([]string{"--source", "nats", "--nats-url", "nats://outpost:" + pw + "@127.0.0.1:1"}, env(nil), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := c.source(newLogger(&log, "debug"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		if err := src.Run(ctx, replica.StartPosition(), nil); err != nil {
+			t.Fatal(err)
+		}
+		h := src.(interface{ Health() ingest.Health }).Health()
+		if h.LastError == "" || !strings.Contains(h.LastError, "outpost:xxxxx@") {
+			t.Fatalf("want a connection error naming the redacted URL, got %q", h.LastError)
+		}
+		check(t, "the source's error", h.LastError)
+		check(t, "the log", log.String())
+	})
 }

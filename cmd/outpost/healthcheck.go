@@ -22,9 +22,20 @@ func runHealthcheck(ctx context.Context, args []string, env envLookup, stdout, s
 			port = p
 		}
 	}
-	url := fs.String("url", fmt.Sprintf("http://127.0.0.1:%d/healthcheck", port), "health endpoint to ask")
+	scheme := "http"
+	certFile, _ := env("OUTPOST_TLS_CERT_FILE")
+	if certFile != "" {
+		scheme = "https"
+	}
+	url := fs.String("url", fmt.Sprintf("%s://127.0.0.1:%d/healthcheck", scheme, port), "health endpoint to ask")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for an answer")
+	caFile := fs.String("ca-file", "", "PEM CAs to trust for an https:// URL (default: the node's own certificate, OUTPOST_TLS_CERT_FILE, else system roots)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	hc, err := healthcheckClient(*caFile, certFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "outpost healthcheck: %v\n", err)
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -34,7 +45,7 @@ func runHealthcheck(ctx context.Context, args []string, env envLookup, stdout, s
 		fmt.Fprintf(stderr, "outpost healthcheck: %v\n", err)
 		return 2
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "outpost healthcheck: %v\n", err)
 		return 1

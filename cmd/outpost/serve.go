@@ -66,8 +66,13 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
 	}
-	srv := httpapi.NewHTTPServer(c.Listen, api.Handler())
-	log.Info("listening", "addr", ln.Addr().String(), "environment", c.Environment, "source", c.Source)
+	ln, handler, tlsStatus, err := c.listenTLS(ln, api.Handler(), log)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Listen, err)
+	}
+	n.tlsStatus = tlsStatus
+	srv := httpapi.NewHTTPServer(c.Listen, handler)
+	log.Info("listening", "addr", ln.Addr().String(), "environment", c.Environment, "source", c.Source, "tls", tlsStatus != nil)
 	if onReady != nil {
 		onReady(ln.Addr().String())
 	}
@@ -106,6 +111,8 @@ type node struct {
 	c       *config
 	engine  *query.Engine
 	started time.Time
+	// tlsStatus describes the listener's certificate (nil: plain HTTP).
+	tlsStatus func() map[string]any
 
 	// run sets these while the HTTP server already answers /status.
 	mu     sync.Mutex // guards from, runner and snap
@@ -128,6 +135,9 @@ func (n *node) status() map[string]any {
 			"loaded_from": from,
 			"version":     version,
 		},
+	}
+	if n.tlsStatus != nil {
+		m["tls"] = n.tlsStatus()
 	}
 	if runner != nil {
 		m["ingest"] = runner.Status()
@@ -208,7 +218,7 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 }
 
 func (c *config) pollConfig() poll.Config {
-	return poll.Config{URL: c.ControlPlaneURL, Env: c.Environment, Token: c.APIToken, Wait: c.PollWait}
+	return poll.Config{URL: c.ControlPlaneURL, Env: c.Environment, Token: c.APIToken, Wait: c.PollWait, HTTPClient: c.controlPlaneClient()}
 }
 
 // source builds the configured ingest source (a plain switch; STYLE.md 3).
@@ -217,9 +227,21 @@ func (c *config) source(log *slog.Logger) (ingest.Source, error) {
 	case "poll":
 		return poll.New(c.pollConfig(), log)
 	case "kafka":
-		return kafka.New(kafka.Config{Brokers: splitList(c.KafkaBrokers), Env: c.Environment, Topic: c.KafkaTopic}, log)
+		tc, mech, err := c.kafkaSecurity()
+		if err != nil {
+			return nil, err
+		}
+		return kafka.New(kafka.Config{Brokers: splitList(c.KafkaBrokers), Env: c.Environment, Topic: c.KafkaTopic, TLS: tc, SASL: mech}, log)
 	case "nats":
-		return natssource.New(natssource.Config{URL: c.NATSURL, Env: c.Environment, Stream: c.NATSStream}, log)
+		auth, err := c.natsAuth(c.NATSURL)
+		if err != nil {
+			return nil, err
+		}
+		opts, err := auth.Options()
+		if err != nil {
+			return nil, err
+		}
+		return natssource.New(natssource.Config{URL: c.NATSURL, Env: c.Environment, Stream: c.NATSStream, Options: opts}, log)
 	}
 	return nil, fmt.Errorf("unknown source %q", c.Source)
 }
@@ -248,7 +270,7 @@ func controlPlaneLogID(ctx context.Context, c *config) string {
 		return ""
 	}
 	req.Header.Set("Authorization", "Bearer "+c.APIToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.controlPlaneClient().Do(req)
 	if err != nil {
 		return ""
 	}

@@ -25,6 +25,13 @@
 // offset at the high-water mark becomes a heartbeat, at most about once a
 // second.
 //
+// Security: Config.TLS encrypts (and with a client certificate,
+// authenticates) every broker connection; Config.SASL authenticates it with
+// kafka-go's own mechanisms, built by SASL (PLAIN, SCRAM-SHA-256,
+// SCRAM-SHA-512). Before the first fetch and after any failure, Run checks
+// the connection with a metadata request, because kafka-go's Fetch reports
+// a refused login as "topic not found". Errors never hold the password.
+//
 // Concurrency: a Source runs one Run at a time; Health may be read
 // concurrently.
 package kafka

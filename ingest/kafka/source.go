@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/outpost-authz/outpost/ingest"
 	"github.com/outpost-authz/outpost/replica"
@@ -46,6 +48,12 @@ type Config struct {
 	DialTimeout time.Duration
 	// ClientID is sent to the brokers. Default "outpost".
 	ClientID string
+	// TLS, when set, encrypts every broker connection (and presents its
+	// client certificate, if any). Default: plain TCP.
+	TLS *tls.Config
+	// SASL, when set, authenticates every broker connection (see SASL for
+	// PLAIN and SCRAM). Default: none.
+	SASL sasl.Mechanism
 	// Backoff paces reconnects and redeliveries of rejected messages.
 	// The zero value uses 100 ms initial and 10 s maximum delays.
 	Backoff ingest.Backoff
@@ -122,7 +130,8 @@ func (s *Source) Health() ingest.Health { return s.retry.Health() }
 // Run delivers the partition's records after from to h until ctx ends.
 // See the package documentation for positions and errors.
 func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handler) error {
-	tr := &kafka.Transport{DialTimeout: s.cfg.DialTimeout, IdleTimeout: 30 * time.Second, ClientID: s.cfg.ClientID}
+	tr := &kafka.Transport{DialTimeout: s.cfg.DialTimeout, IdleTimeout: 30 * time.Second, ClientID: s.cfg.ClientID,
+		TLS: s.cfg.TLS, SASL: s.cfg.SASL}
 	defer tr.CloseIdleConnections()
 	r := &reader{
 		Source: s,
@@ -133,7 +142,7 @@ func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handle
 		r.skipTo = from.Seq
 	}
 	for ctx.Err() == nil {
-		err := r.step(ctx, h)
+		err := r.checkedStep(ctx, h)
 		if err == nil || ctx.Err() != nil {
 			continue
 		}
@@ -154,6 +163,7 @@ type reader struct {
 	offset    int64  // next offset to read; -1 until the first offset is known
 	skipTo    uint64 // skip records with event seq <= skipTo until one is delivered
 	seen      bool   // the topic has answered once
+	connected bool   // the last step succeeded: no need to check the connection
 	lastBeat  time.Time
 	lastEmpty time.Time
 }

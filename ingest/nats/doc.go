@@ -26,6 +26,11 @@
 // Source asks the consumer for its pending count and delivers a heartbeat
 // when it is 0.
 //
+// Security: Auth describes TLS (CA, client certificate) and one of
+// user/password, token, NKey seed file and .creds file; Auth.Options turns
+// it into nats.go options for Config.Options. Errors and log lines show
+// server URLs through RedactURL, never with a password or token.
+//
 // Concurrency: a Source runs one Run at a time; Health may be read
 // concurrently.
 package nats

@@ -171,7 +171,7 @@ func (s *Source) connect() (*nats.Conn, error) {
 	}, s.cfg.Options...)
 	nc, err := nats.Connect(s.cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("nats: connect %s: %w", s.cfg.URL, err)
+		return nil, fmt.Errorf("nats: connect %s: %w", RedactURL(s.cfg.URL), err)
 	}
 	return nc, nil
 }

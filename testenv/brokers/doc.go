@@ -74,6 +74,18 @@
 //     connections (and goroutines) outlive the Writer; tests give each
 //     Writer its own Transport and call CloseIdleConnections.
 //
+// # Secured brokers
+//
+// KafkaConfig.TLS and NATSConfig.TLS make the brokers accept TLS only (with
+// ClientCAs set, client certificates are verified). KafkaConfig.Users
+// switches SASL on (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; kfake closes the
+// connection on a failed login rather than answering with an error code).
+// NATSConfig.Users, NKeys, Token and Trust switch NATS authentication on;
+// Trust runs the server in operator mode with an in-memory account
+// resolver, an account with JetStream enabled, and issues .creds files
+// (NewNATSTrust, Creds); NATSConfig.ClientOptions are the credentials the
+// package's own helper connections use.
+//
 // # Concurrency
 //
 // A NATS or Kafka value is safe for concurrent use. One mutex per broker

@@ -1,6 +1,7 @@
 package brokers
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,10 +29,35 @@ type KafkaConfig struct {
 	// Logger receives the broker's log lines (kfake's per-request lines
 	// at debug). Default: none.
 	Logger *slog.Logger
+	// TLS, when set, makes the broker accept only TLS connections, served
+	// with this configuration (set ClientCAs and ClientAuth for mTLS).
+	TLS *tls.Config
+	// Users, when any, switch SASL authentication on: clients must
+	// authenticate as one of them before any other request. Each is a
+	// superuser (kfake checks no ACLs for them).
+	Users []KafkaUser
+}
+
+// KafkaUser is a SASL user of the in-process broker.
+type KafkaUser struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string
+	User      string
+	Password  string
 }
 
 // Validate reports whether the configuration can be used.
 func (c KafkaConfig) Validate() error {
+	for _, u := range c.Users {
+		switch u.Mechanism {
+		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		default:
+			return fmt.Errorf("kafka: user %q: mechanism %q: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", u.User, u.Mechanism)
+		}
+		if u.User == "" || u.Password == "" {
+			return errors.New("kafka: a SASL user needs a name and a password")
+		}
+	}
 	if c.Addr == "" {
 		return nil
 	}
@@ -106,6 +132,15 @@ func (k *Kafka) startLocked() error {
 	}
 	if k.cfg.Logger != nil {
 		opts = append(opts, kfake.WithLogger(kfakeLogger{k.cfg.Logger}))
+	}
+	if k.cfg.TLS != nil {
+		opts = append(opts, kfake.TLS(k.cfg.TLS))
+	}
+	if len(k.cfg.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range k.cfg.Users {
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.User, u.Password))
+		}
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -2,6 +2,7 @@ package brokers
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,6 +31,21 @@ type NATSConfig struct {
 	// StartTimeout bounds how long StartNATS and Restart wait for the
 	// server to accept clients. Default 10s.
 	StartTimeout time.Duration
+
+	// TLS, when set, makes the server require TLS, served with this
+	// configuration; with ClientCAs and ClientAuth set it verifies client
+	// certificates (mTLS).
+	TLS *tls.Config
+	// Users, NKeys (user public keys), Token and Trust (operator mode,
+	// .creds files) switch authentication on. Users and NKeys combine;
+	// Token and Trust stand alone.
+	Users []NATSUser
+	NKeys []string
+	Token string
+	Trust *NATSTrust
+	// ClientOptions are the credentials and TLS options the broker's own
+	// helper connections (EnsureStream) use.
+	ClientOptions []nats.Option
 }
 
 // Validate reports whether the configuration can be used.
@@ -42,7 +58,7 @@ func (c NATSConfig) Validate() error {
 	if c.StartTimeout < 0 {
 		return fmt.Errorf("nats: negative start timeout %s", c.StartTimeout)
 	}
-	return nil
+	return c.validateAuth()
 }
 
 // NATS is a running (or stopped, restartable) embedded nats-server with
@@ -105,6 +121,9 @@ func (n *NATS) startLocked() error {
 		StoreDir:   n.storeDir,
 		NoSigs:     true,
 		NoLog:      n.cfg.Logger == nil,
+	}
+	if err := n.cfg.configureAuth(opts); err != nil {
+		return err
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -212,7 +231,7 @@ func (n *NATS) EnsureStream(name string, subjects []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	nc, err := nats.Connect(n.URL(), nats.Name("outpost-brokers"), nats.NoReconnect())
+	nc, err := nats.Connect(n.URL(), append([]nats.Option{nats.Name("outpost-brokers"), nats.NoReconnect()}, n.cfg.ClientOptions...)...)
 	if err != nil {
 		return fmt.Errorf("ensure stream %s: connect: %w", name, err)
 	}

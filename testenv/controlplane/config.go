@@ -1,12 +1,16 @@
 package controlplane
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/segmentio/kafka-go/sasl"
 )
 
 // Access levels of API keys.
@@ -72,6 +76,11 @@ type KafkaConfig struct {
 	// Topic defaults to "outpost.<env>.events". It is created with one
 	// partition when missing.
 	Topic string
+	// TLS, when set, encrypts the broker connections (and presents its
+	// client certificate, if any).
+	TLS *tls.Config
+	// SASL, when set, authenticates them (see ingest/kafka.SASL).
+	SASL sasl.Mechanism
 }
 
 // NATSConfig configures publishing to NATS JetStream.
@@ -82,6 +91,9 @@ type NATSConfig struct {
 	// than letters, digits, '-' and '_' replaced by '_'). It captures the
 	// subject "outpost.<env>.events" and is created or updated on connect.
 	Stream string
+	// Options are added to the connection's options: TLS and credentials
+	// (see ingest/nats.Auth).
+	Options []nats.Option
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)

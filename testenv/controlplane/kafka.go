@@ -39,7 +39,8 @@ func (k *kafkaTransport) name() string { return "kafka" }
 
 func (k *kafkaTransport) connect(ctx context.Context) (uint64, int64, error) {
 	k.close()
-	k.tr = &kafka.Transport{DialTimeout: 3 * time.Second, MetadataTTL: 5 * time.Second, IdleTimeout: 30 * time.Second}
+	k.tr = &kafka.Transport{DialTimeout: 3 * time.Second, MetadataTTL: 5 * time.Second, IdleTimeout: 30 * time.Second,
+		TLS: k.cfg.TLS, SASL: k.cfg.SASL}
 	k.cl = &kafka.Client{Addr: kafka.TCP(k.cfg.Brokers...), Timeout: 10 * time.Second, Transport: k.tr}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

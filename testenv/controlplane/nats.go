@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,10 +32,11 @@ func (n *natsTransport) name() string { return "nats" }
 
 func (n *natsTransport) connect(ctx context.Context) (uint64, int64, error) {
 	n.close()
-	nc, err := nats.Connect(n.cfg.URL, nats.Name("outpost-controlplane"), nats.Timeout(3*time.Second),
-		nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
+	opts := append([]nats.Option{nats.Name("outpost-controlplane"), nats.Timeout(3 * time.Second),
+		nats.MaxReconnects(-1), nats.ReconnectWait(200 * time.Millisecond)}, n.cfg.Options...)
+	nc, err := nats.Connect(n.cfg.URL, opts...)
 	if err != nil {
-		return 0, 0, fmt.Errorf("connect to nats %s: %w", n.cfg.URL, err)
+		return 0, 0, fmt.Errorf("connect to nats %s: %w", redactURL(n.cfg.URL), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -96,4 +99,19 @@ func (n *natsTransport) close() {
 		n.nc.Close()
 	}
 	n.nc, n.js = nil, nil
+}
+
+// redactURL hides a password or token in a NATS URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if strings.Contains(s, "@") {
+			return "(unparsable URL)"
+		}
+		return s
+	}
+	if u.User != nil {
+		u.User = url.User("xxxxx")
+	}
+	return u.String()
 }
