@@ -14,6 +14,10 @@ import "sort"
 //	      ignored).
 //	W002  a test or test fixture name used twice (the first fixture wins;
 //	      tests run in order either way).
+//	W003  a rule parameter with a name but no type that occurs nowhere else
+//	      in the rule: it matches any value, as _ does.
+//	W004  a relation to a non-actor type used as a role in a shorthand rule:
+//	      no actor is ever the related object, so the condition never holds.
 
 // Warnings returns the warnings found when the policy was compiled, in
 // source order. The policy works as described by each warning.
