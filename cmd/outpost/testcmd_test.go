@@ -17,7 +17,7 @@ func TestRunTestsLiberal(t *testing.T) {
 		t.Fatalf("no liberal policies: %v", err)
 	}
 	broken := filepath.Join(t.TempDir(), "broken.polar")
-	if err := os.WriteFile(broken, []byte("actor User {}\nf(x: User) if g(x, Nope{\"a\"});\n"), 0o644); err != nil {
+	if err := os.WriteFile(broken, []byte("actor User {}\nresource R extends Nope {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -27,7 +27,7 @@ func TestRunTestsLiberal(t *testing.T) {
 		wants []string
 	}{
 		{"liberal policies", files, 0, []string{"WARN ", "W001 unknown type Team after matches", "W002 ", "PASS ", " 0 failed"}},
-		{"an error still fails", []string{broken}, 1, []string{"FAIL " + broken + ": the policy does not compile", "T001 unknown type Nope"}},
+		{"an error still fails", []string{broken}, 1, []string{"FAIL " + broken + ": the policy does not compile", "T001 unknown type Nope in extends"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -352,6 +352,22 @@ func (b *builder) constant(t Term) (Value, bool) {
 	return Value{}, false
 }
 
+// deadLiteral reports whether t is a typed literal of a type that no block
+// declares. No value can equal it (facts are checked for types), so Oso's
+// policies that mention one still load: a warning (W001) says what the
+// construct containing it does (verdict).
+func (b *builder) deadLiteral(t Term, where, verdict string) bool {
+	tl, ok := t.(*TypedLit)
+	if !ok {
+		return false
+	}
+	if _, known := b.env.lookup(tl.Type); known {
+		return false
+	}
+	b.warnf(tl.Pos, "W001", "unknown type %s in %s: no value has this type, so %s", tl.Type, where, verdict)
+	return true
+}
+
 // checkType checks a type named by a declare or type signature. An unknown
 // one is a warning (W001): no fact can hold a value of it, so the signature
 // admits nothing and is dropped.
@@ -400,9 +416,17 @@ func (b *builder) dnf(e Expr, s *scope) [][]irLit {
 		return nil
 	case *Call:
 		l := irLit{kind: lCall, pos: e.Pos, pred: e.Name}
+		dead := false
 		for _, a := range e.Args {
+			if b.deadLiteral(a, "a call to "+e.Name, "the call never holds") {
+				dead = true
+				continue
+			}
 			t, _ := b.term(a, s)
 			l.args = append(l.args, t)
+		}
+		if dead {
+			return nil
 		}
 		return [][]irLit{{l}}
 	case *Matches:
@@ -421,6 +445,9 @@ func (b *builder) dnf(e Expr, s *scope) [][]irLit {
 		a, _ := b.term(e.Left, s)
 		l := irLit{kind: lIn, pos: e.Pos, a: a}
 		for _, el := range e.List {
+			if b.deadLiteral(el, "a list after in", "this element never matches") {
+				continue
+			}
 			t, ok := b.term(el, s)
 			if ok && t.kind != tConst {
 				b.errorf(el.Position(), "T005", "list elements after in must be literals, not variables")
@@ -430,6 +457,25 @@ func (b *builder) dnf(e Expr, s *scope) [][]irLit {
 		}
 		return [][]irLit{{l}}
 	case *Compare:
+		if e.Op == OpEq || e.Op == OpNe {
+			verdict := "the unification never holds"
+			if e.Op == OpNe {
+				verdict = "the comparison always holds"
+			}
+			deadL := b.deadLiteral(e.Left, e.Op.String(), verdict)
+			deadR := b.deadLiteral(e.Right, e.Op.String(), verdict)
+			if deadL || deadR {
+				for _, t := range []Term{e.Left, e.Right} {
+					if _, ok := t.(*TypedLit); !ok {
+						b.term(t, s) // name the variable in the rule's scope
+					}
+				}
+				if e.Op == OpNe {
+					return [][]irLit{nil}
+				}
+				return nil
+			}
+		}
 		a, _ := b.term(e.Left, s)
 		c, _ := b.term(e.Right, s)
 		switch e.Op {
@@ -454,6 +500,11 @@ func (b *builder) rule(r *Rule) {
 	params := make([]irParam, len(r.Params))
 	dead := false
 	for i, p := range r.Params {
+		if b.deadLiteral(p.Term, fmt.Sprintf("parameter %d of %s", i+1, r.Name), "this rule never applies") {
+			dead = true
+			params[i].term = s.v(s.fresh("_"))
+			continue
+		}
 		t, _ := b.term(p.Term, s)
 		params[i].term = t
 		if p.Spec != nil {

@@ -15,7 +15,6 @@ func TestValidationErrors(t *testing.T) {
 		line                 int
 	}{
 		{"syntax", "actor User {", "P001", "", 1},
-		{"unknown typed literal", "actor User {}\nf(x: User) if g(x, Nope{\"a\"});", "T001", "unknown type Nope", 2},
 		{"unknown relation target", "resource R { relations = { p: Nope }; }", "T001", "unknown type Nope", 1},
 		{"unknown extends", "resource R extends Nope {}", "T001", "unknown type Nope", 1},
 		{"type declared twice", "actor User {}\nactor User {}", "T002", "declared twice", 2},
@@ -273,6 +272,11 @@ func TestValidationWarnings(t *testing.T) {
 		{"unknown specializer", "actor User {}\nf(x: Nope) if g(x);", "W001", "never applies", 2},
 		{"unknown specializer, no body", "actor User {}\nf(_: User, _: Nope);", "W001", "parameter 2 of f", 2},
 		{"unknown declare type", "declare f(Nope);", "W001", "signature is ignored", 1},
+		{"unknown typed literal in a call", "actor User {}\nf(x: User) if g(x, Nope{\"a\"});", "W001", "unknown type Nope in a call to g", 2},
+		{"unknown typed literal unified", "actor User {}\nf(x: User) if g(x, y) and y = Nope{\"a\"};", "W001", "never holds", 2},
+		{"unknown typed literal compared", "actor User {}\nf(x: User) if g(x, y) and y != Nope{\"a\"};", "W001", "always holds", 2},
+		{"unknown typed literal in a list", "actor User {}\nf(x: User) if g(x, y) and y in [User{\"a\"}, Nope{\"b\"}];", "W001", "element never matches", 2},
+		{"unknown typed literal as a parameter", "actor User {}\nf(x: User, Nope{\"a\"}) if g(x);", "W001", "parameter 2 of f", 2},
 		{"unknown rule type", "type f(x: Nope);", "W001", "signature is ignored", 1},
 		{"non-actor relation as role", "resource O {}\nresource R { permissions = [\"p\"]; relations = { o: O }; \"p\" if \"o\"; }", "W004", "not an actor type", 2},
 		{"singleton head variable", "actor User {}\nresource D {}\nallow(actor, \"read\", d: D) if is_public(d);", "W003", "variable actor of allow is used nowhere else", 3},
@@ -302,8 +306,13 @@ has_permission(u: User, "edit", d: Doc) if owner(d, u) and not g matches Group;
 has_permission(u: User, "share", d: Doc) if g matches Group and owner(d, u);
 has_permission(u: User, "share", g: Group) if owner(g, u);
 allow(u: User, "any", d: Doc) if owner(d, u) and x matches Nope;
+allow(u: User, "team", d: Doc) if owner(d, u) and member(u, Team{"core"});
+allow(u: User, "not-team", d: Doc) if owner(d, u) and not member(u, Team{"core"});
+allow(u: User, "listed", d: Doc) if owner(d, u) and u in [User{"ann"}, Bot{"b"}];
+allow(u: User, "other", d: Doc) if owner(d, u) and u != Bot{"b"};
+allow(u: User, "same", d: Doc) if owner(d, u) and u = Bot{"b"};
 allow(u: User, a: String, d: Doc) if has_permission(u, a, d);`)
-	if len(p.Warnings()) != 5 {
+	if len(p.Warnings()) != 10 {
 		t.Errorf("warnings: %v", p.Warnings())
 	}
 	facts := parseFacts(t, p, `owner(Doc{"d"}, User{"ann"});`)
@@ -313,6 +322,11 @@ allow(u: User, a: String, d: Doc) if has_permission(u, a, d);`)
 		"authorize User:ann edit Doc:d true",
 		"authorize User:ann share Doc:d false",
 		"authorize User:ann any Doc:d false",
+		"authorize User:ann team Doc:d false",
+		"authorize User:ann not-team Doc:d true",
+		"authorize User:ann listed Doc:d true",
+		"authorize User:ann other Doc:d true",
+		"authorize User:ann same Doc:d false",
 		"authorize User:bob read Doc:d false",
 	} {
 		runCheck(t, p, emptyDB{}, o, c)

@@ -11,7 +11,9 @@ import "sort"
 //	W001  unknown type where no value can ever have it: after matches (the
 //	      condition is false), as a rule parameter's specializer (the rule
 //	      never applies), in a declare or type signature (the signature is
-//	      ignored).
+//	      ignored), as a typed literal in a rule (a call or = with it never
+//	      holds, != always holds, a list element never matches, a rule
+//	      parameter makes the rule inert).
 //	W002  a test or test fixture name used twice (the first fixture wins;
 //	      tests run in order either way).
 //	W003  a rule parameter with a name but no type that occurs nowhere else
