@@ -39,6 +39,9 @@ func (e *Engine) Authorize(c Check) (bool, Meta, error) {
 	if err := checkContext(p, c.Context); err != nil {
 		return false, m, err
 	}
+	if p == nil {
+		return false, m, nil
+	}
 	var key string
 	if len(c.Context) == 0 {
 		key = cacheKey(m.Revision, "authz", actor.Type, actor.ID, c.Action, res.Type, res.ID)
@@ -82,8 +85,11 @@ func (e *Engine) AuthorizeResources(actor replica.Value, action string, resource
 	if err := checkContext(p, context); err != nil {
 		return nil, m, err
 	}
-	o := e.options(context)
 	out := []replica.Value{}
+	if p == nil {
+		return out, m, nil
+	}
+	o := e.options(context)
 	memo := map[polar.Value]bool{}
 	for i, r := range rs {
 		ok, seen := memo[r]
@@ -119,6 +125,9 @@ func (e *Engine) List(actor replica.Value, action, resourceType string, context 
 	m = Meta{Revision: v.Revision()}
 	if err := checkContext(p, context); err != nil {
 		return nil, false, m, err
+	}
+	if p == nil {
+		return []string{}, false, m, nil
 	}
 	type listAnswer struct {
 		ids []string
@@ -170,6 +179,9 @@ func (e *Engine) Actions(actor, resource replica.Value, context []replica.Fact) 
 	if err := checkContext(p, context); err != nil {
 		return nil, false, m, err
 	}
+	if p == nil {
+		return []string{}, false, m, nil
+	}
 	actions, all, err = p.Actions(v, a, r, e.options(context))
 	if err != nil {
 		return nil, false, m, classify(err)
@@ -205,6 +217,9 @@ func (e *Engine) EvaluateQuery(calls []QueryCall, vars map[string]VarConstraint,
 			}
 		}
 	}
+	if p == nil {
+		return []map[string]*string{}, m, nil
+	}
 	rows, err := p.EvaluateQuery(v, calls, vars, e.options(context))
 	if err != nil {
 		return nil, m, classify(err)
@@ -239,6 +254,9 @@ func (e *Engine) Query(pattern replica.Pattern, context []replica.Fact) ([]repli
 	m := Meta{Revision: v.Revision()}
 	if err := checkContext(p, context); err != nil {
 		return nil, m, err
+	}
+	if p == nil {
+		return []replica.Pattern{}, m, nil
 	}
 	rows, err := p.Query(v, pattern.Predicate, args, e.options(context))
 	if err != nil {
@@ -296,7 +314,7 @@ func (e *Engine) Facts(pattern replica.Pattern) ([]replica.Fact, Meta, error) {
 	v := e.state.Load().Acquire()
 	defer v.Release()
 	m := Meta{Revision: v.Revision()}
-	if _, compiled := v.Policy(); compiled == nil && v.FactCount() == 0 && v.Revision() == 0 {
+	if _, compiled := v.Policy(); compiled == nil && !e.loaded.Load() && v.Revision() == 0 {
 		return nil, m, ErrNotReady
 	}
 	out := []replica.Fact{}
@@ -307,22 +325,30 @@ func (e *Engine) Facts(pattern replica.Pattern) ([]replica.Fact, Meta, error) {
 	return out, m, nil
 }
 
-// Metadata returns the policy's roles, permissions and relations by type.
+// Metadata returns the policy's roles, permissions and relations by actor
+// and resource type, plus the "global" entry, which is always there
+// (check-api.md §4.8). Without a policy it is the global entry alone, as
+// for an empty policy.
 func (e *Engine) Metadata() (map[string]polar.ResourceMetadata, Meta, error) {
 	v, p, err := e.begin()
 	if err != nil {
 		return nil, Meta{}, err
 	}
 	defer v.Release()
-	return p.Metadata(), Meta{Revision: v.Revision()}, nil
+	m := Meta{Revision: v.Revision()}
+	if p == nil {
+		empty := polar.ResourceMetadata{Roles: []string{}, Permissions: []string{}, Relations: map[string]string{}}
+		return map[string]polar.ResourceMetadata{polar.MetadataKeyGlobal: empty}, m, nil
+	}
+	return p.Metadata(), m, nil
 }
 
 // Policy returns the active policy source; ok is false when there is none.
 func (e *Engine) Policy() (src replica.PolicySource, ok bool, m Meta) {
 	v := e.state.Load().Acquire()
 	defer v.Release()
-	src, compiled := v.Policy()
-	return src, compiled != nil, Meta{Revision: v.Revision()}
+	src, _ = v.Policy()
+	return src, activePolicy(v) != nil, Meta{Revision: v.Revision()}
 }
 
 // Revision returns the state's applied revision.
@@ -336,6 +362,7 @@ func (e *Engine) State() *replica.State { return e.state.Load() }
 // move on to the new state.
 func (e *Engine) SetState(st *replica.State) {
 	e.state.Store(st)
+	e.loaded.Store(true)
 	e.swapMu.Lock()
 	if e.swapped != nil {
 		close(e.swapped)

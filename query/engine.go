@@ -58,6 +58,9 @@ type Engine struct {
 
 	swapMu  sync.Mutex    // guards swapped
 	swapped chan struct{} // closed by SetState
+	// loaded is set by SetState: the engine holds a state that a node
+	// bootstrapped, even one at revision 0 (see Loaded).
+	loaded atomic.Bool
 }
 
 // Stats counts cache use; the fields are read with atomic loads by metrics.
@@ -126,16 +129,39 @@ type Meta struct {
 	Cached   bool
 }
 
-// begin acquires a view and its compiled policy.
+// begin acquires a view and its compiled policy. The policy is nil when
+// the loaded state has none (an environment that never had a policy): the
+// checks then answer as an empty policy does, with a denial or an empty
+// list. Before any state is loaded the error is ErrNotReady.
 func (e *Engine) begin() (*replica.View, *polar.Policy, error) {
 	v := e.state.Load().Acquire()
-	_, compiled := v.Policy()
-	p, _ := compiled.(*polar.Policy)
-	if p == nil {
+	p := activePolicy(v)
+	if p == nil && !e.loaded.Load() && v.Revision() == 0 {
 		v.Release()
 		return nil, nil, ErrNotReady
 	}
 	return v, p, nil
+}
+
+// activePolicy returns the view's compiled policy, or nil when it has none.
+// An empty source counts as none: a snapshot or checkpoint of an environment
+// that never had a policy carries one, and it answers the same way.
+func activePolicy(v *replica.View) *polar.Policy {
+	src, compiled := v.Policy()
+	p, _ := compiled.(*polar.Policy)
+	if src.Src == "" {
+		return nil
+	}
+	return p
+}
+
+// Loaded reports whether the engine holds a loaded state: one given to
+// SetState (a node's bootstrapped state, even at revision 0), or one that
+// has applied at least one event. Until then every question is
+// ErrNotReady; afterwards a state without a policy answers as an empty
+// policy does.
+func (e *Engine) Loaded() bool {
+	return e.loaded.Load() || e.state.Load().Revision() > 0
 }
 
 func (e *Engine) options(context []replica.Fact) *polar.QueryOptions {
@@ -147,12 +173,16 @@ func (e *Engine) options(context []replica.Fact) *polar.QueryOptions {
 }
 
 // checkContext validates context facts like stored facts (spec §15.5).
+// Without a policy (p nil) only their shape is checked: nothing reads them.
 func checkContext(p *polar.Policy, facts []replica.Fact) error {
 	for i, f := range facts {
 		for j, a := range f.Args {
 			if _, err := replica.Canonical(a); err != nil {
 				return fmt.Errorf("%w: context_facts[%d].args[%d]: %v", ErrBadRequest, i, j, err)
 			}
+		}
+		if p == nil {
+			continue
 		}
 		if err := p.CheckFact(toPolarFact(f)); err != nil {
 			return fmt.Errorf("%w: context_facts[%d]: %v", ErrBadRequest, i, err)

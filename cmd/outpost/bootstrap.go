@@ -27,7 +27,11 @@ type start struct {
 }
 
 func (c *config) replicaConfig() replica.Config {
-	return replica.Config{Env: c.Environment, Compiler: query.Compile}
+	compile := c.compiler
+	if compile == nil {
+		compile = query.Compile
+	}
+	return replica.Config{Env: c.Environment, Compiler: compile}
 }
 
 // bootstrap finds the state to start from, in the order of DESIGN.md §5:

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/outpost-authz/outpost/replica"
 )
 
 // config is everything `outpost` (serve, --export, --import) reads from its
@@ -17,6 +19,10 @@ import (
 // flag; the flag wins. docs/configuration.md documents every one of them
 // (TestConfigurationDocumentsEveryFlag keeps it so).
 type config struct {
+	// compiler, when set (by serve), compiles policies and logs their
+	// warnings once; nil means query.Compile.
+	compiler replica.Compiler
+
 	// Compatible with Oso's fallback node.
 	APIToken    string
 	Environment string

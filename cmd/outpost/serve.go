@@ -33,6 +33,7 @@ import (
 // the listen address.
 func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr string)) error {
 	started := time.Now()
+	c.compiler = query.LoggingCompiler(log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 

@@ -42,6 +42,9 @@ func runTests(args []string, stdout, stderr io.Writer) int {
 			var p *polar.Policy
 			p, err = polar.Compile([]*polar.File{file}, polar.CompileOptions{})
 			if err == nil {
+				for _, w := range p.Warnings() {
+					fmt.Fprintf(stdout, "WARN %s\n", w.Error())
+				}
 				f, ok := reportTests(stdout, name, p.RunTests(nil), *verbose)
 				failed += f
 				passed += ok

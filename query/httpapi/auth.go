@@ -16,7 +16,7 @@ import (
 type stateInfo struct {
 	state    *replica.State
 	revision uint64
-	ready    bool       // a policy is loaded
+	ready    bool       // a state is loaded (query.Engine.Loaded), with or without a policy
 	tokens   [][32]byte // SHA-256 of the accepted API keys
 }
 
@@ -31,7 +31,7 @@ func (s *Server) stateInfo() *stateInfo {
 	toks := v.Tokens()
 	rev := v.Revision()
 	v.Release()
-	i := &stateInfo{state: st, revision: rev, ready: compiled != nil}
+	i := &stateInfo{state: st, revision: rev, ready: compiled != nil || s.eng.Loaded()}
 	for _, t := range toks {
 		var h [32]byte
 		if b, err := hex.DecodeString(t.SHA256); err == nil && len(b) == len(h) {

@@ -250,7 +250,8 @@ func (s *Server) policyMetadata(c *call) (any, query.Meta, error) {
 	if v, id := q.Get("version"), q.Get("id"); v != "" || id != "" {
 		src, ok, m := s.eng.Policy()
 		if !ok {
-			return nil, m, query.ErrNotReady
+			// a loaded state without a policy has no version to match
+			return nil, m, &apiError{status: http.StatusNotFound, msg: "unknown policy version"}
 		}
 		ver := policyVersion(src)
 		for _, want := range []string{v, id} {

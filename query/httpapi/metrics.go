@@ -18,6 +18,7 @@ type metrics struct {
 	unbounded     *prometheus.CounterVec   // endpoint
 	consistency   *prometheus.CounterVec   // outcome
 	rejected      prometheus.Counter
+	expects       *prometheus.CounterVec // expected; see expect.go
 }
 
 func newMetrics(reg *prometheus.Registry, eng *query.Engine) (*metrics, error) {
@@ -44,9 +45,10 @@ func newMetrics(reg *prometheus.Registry, eng *query.Engine) (*metrics, error) {
 			Name: "outpost_http_rejected_total",
 			Help: "Check API requests refused with 503 because MaxConcurrent requests were in progress.",
 		}),
+		expects: newExpectCounter(),
 	}
 	cs := []prometheus.Collector{
-		m.requests, m.queryDuration, m.unbounded, m.consistency, m.rejected,
+		m.requests, m.queryDuration, m.unbounded, m.consistency, m.rejected, m.expects,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "outpost_cache_hits_total",
 			Help: "Answers served from the engine's answer cache.",

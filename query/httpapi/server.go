@@ -225,6 +225,7 @@ func (s *Server) Handler() http.Handler {
 	for _, p := range localRoutes {
 		r.Handle(p, s.instrument(p, true, http.HandlerFunc(s.notImplemented))).Methods(http.MethodPost)
 	}
+	r.Handle(routeExpect, s.instrument(routeExpect, true, http.HandlerFunc(s.expect))).Methods(http.MethodPost)
 	r.Handle(routeHealth, s.instrument(routeHealth, true, http.HandlerFunc(s.healthcheck))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(routeMetrics, s.instrument(routeMetrics, false, promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
@@ -250,6 +251,7 @@ func (s *Server) Handler() http.Handler {
 	for _, p := range localRoutes {
 		add(p, http.MethodPost)
 	}
+	add(routeExpect, http.MethodPost)
 	add(routeAPIHealth, http.MethodGet, http.MethodHead)
 	add(routeHealth, http.MethodGet, http.MethodHead)
 	add(routeMetrics, http.MethodGet, http.MethodHead)

@@ -9,6 +9,7 @@ import (
 // finds as a Diagnostic. It is used once per Compile call.
 type builder struct {
 	diags  ErrorList
+	warns  ErrorList // problems that do not stop the policy loading (W codes)
 	file   string
 	env    *typeEnv
 	blocks map[string]*blockDecls // by type name
@@ -29,6 +30,11 @@ type testDef struct {
 
 func (b *builder) errorf(pos Pos, code, format string, args ...any) {
 	b.diags = append(b.diags, Diagnostic{Code: code, File: b.file, Pos: pos, Message: fmt.Sprintf(format, args...)})
+}
+
+// warnf records a warning: the policy still loads (see warnings.go).
+func (b *builder) warnf(pos Pos, code, format string, args ...any) {
+	b.warns = append(b.warns, Diagnostic{Code: code, File: b.file, Pos: pos, Message: fmt.Sprintf(format, args...)})
 }
 
 // collectTypes registers every block's type (pass 1).
@@ -346,10 +352,28 @@ func (b *builder) constant(t Term) (Value, bool) {
 	return Value{}, false
 }
 
-// checkType reports T001 for an unknown type name.
+// deadLiteral reports whether t is a typed literal of a type that no block
+// declares. No value can equal it (facts are checked for types), so Oso's
+// policies that mention one still load: a warning (W001) says what the
+// construct containing it does (verdict).
+func (b *builder) deadLiteral(t Term, where, verdict string) bool {
+	tl, ok := t.(*TypedLit)
+	if !ok {
+		return false
+	}
+	if _, known := b.env.lookup(tl.Type); known {
+		return false
+	}
+	b.warnf(tl.Pos, "W001", "unknown type %s in %s: no value has this type, so %s", tl.Type, where, verdict)
+	return true
+}
+
+// checkType checks a type named by a declare or type signature. An unknown
+// one is a warning (W001): no fact can hold a value of it, so the signature
+// admits nothing and is dropped.
 func (b *builder) checkType(ref TypeRef) bool {
 	if _, ok := b.env.lookup(ref.Name); !ok {
-		b.errorf(ref.Pos, "T001", "unknown type %s", ref.Name)
+		b.warnf(ref.Pos, "W001", "unknown type %s in a signature: no value has this type, so the signature is ignored", ref.Name)
 		return false
 	}
 	return true
@@ -392,22 +416,38 @@ func (b *builder) dnf(e Expr, s *scope) [][]irLit {
 		return nil
 	case *Call:
 		l := irLit{kind: lCall, pos: e.Pos, pred: e.Name}
+		dead := false
 		for _, a := range e.Args {
+			if b.deadLiteral(a, "a call to "+e.Name, "the call never holds") {
+				dead = true
+				continue
+			}
 			t, _ := b.term(a, s)
 			l.args = append(l.args, t)
 		}
+		if dead {
+			return nil
+		}
 		return [][]irLit{{l}}
 	case *Matches:
-		b.checkType(e.Type)
 		a, _ := b.term(e.Left, s)
 		if a.kind != tVar {
 			b.errorf(e.Pos, "P001", "the left side of matches must be a variable")
+		}
+		if _, ok := b.env.lookup(e.Type.Name); !ok {
+			// Oso loads this (spec §13.4, W001): no value has the type, so
+			// the condition is false and its conjunction is dropped.
+			b.warnf(e.Type.Pos, "W001", "unknown type %s after matches: no value has this type, so the condition is always false", e.Type.Name)
+			return nil
 		}
 		return [][]irLit{{{kind: lMatches, pos: e.Pos, a: a, typ: e.Type.Name}}}
 	case *In:
 		a, _ := b.term(e.Left, s)
 		l := irLit{kind: lIn, pos: e.Pos, a: a}
 		for _, el := range e.List {
+			if b.deadLiteral(el, "a list after in", "this element never matches") {
+				continue
+			}
 			t, ok := b.term(el, s)
 			if ok && t.kind != tConst {
 				b.errorf(el.Position(), "T005", "list elements after in must be literals, not variables")
@@ -417,6 +457,25 @@ func (b *builder) dnf(e Expr, s *scope) [][]irLit {
 		}
 		return [][]irLit{{l}}
 	case *Compare:
+		if e.Op == OpEq || e.Op == OpNe {
+			verdict := "the unification never holds"
+			if e.Op == OpNe {
+				verdict = "the comparison always holds"
+			}
+			deadL := b.deadLiteral(e.Left, e.Op.String(), verdict)
+			deadR := b.deadLiteral(e.Right, e.Op.String(), verdict)
+			if deadL || deadR {
+				for _, t := range []Term{e.Left, e.Right} {
+					if _, ok := t.(*TypedLit); !ok {
+						b.term(t, s) // name the variable in the rule's scope
+					}
+				}
+				if e.Op == OpNe {
+					return [][]irLit{nil}
+				}
+				return nil
+			}
+		}
 		a, _ := b.term(e.Left, s)
 		c, _ := b.term(e.Right, s)
 		switch e.Op {
@@ -439,15 +498,26 @@ func (b *builder) rule(r *Rule) {
 	}
 	s := newScope()
 	params := make([]irParam, len(r.Params))
+	dead := false
 	for i, p := range r.Params {
+		if b.deadLiteral(p.Term, fmt.Sprintf("parameter %d of %s", i+1, r.Name), "this rule never applies") {
+			dead = true
+			params[i].term = s.v(s.fresh("_"))
+			continue
+		}
 		t, _ := b.term(p.Term, s)
 		params[i].term = t
 		if p.Spec != nil {
 			if t.kind != tVar {
 				b.errorf(p.Spec.Pos, "P001", "only variables and _ can have a type specializer")
 			}
-			if b.checkType(*p.Spec) {
+			if _, ok := b.env.lookup(p.Spec.Name); ok {
 				params[i].typ = p.Spec.Name
+			} else {
+				// Like matches (W001): no value has the type, so the rule
+				// never applies; Oso's sample policies declare such rules.
+				b.warnf(p.Spec.Pos, "W001", "unknown type %s for parameter %d of %s: no value has this type, so this rule never applies", p.Spec.Name, i+1, r.Name)
+				dead = true
 			}
 		}
 		if t.kind == tTime {
@@ -459,6 +529,9 @@ func (b *builder) rule(r *Rule) {
 		bodies = [][]irLit{nil}
 	} else {
 		bodies = b.dnf(r.Body, s)
+	}
+	if dead {
+		return
 	}
 	for _, body := range bodies {
 		b.addRule(&irRule{pred: r.Name, params: params, body: body, vars: s.vars, pos: r.Pos, file: b.file, origin: "rule"})

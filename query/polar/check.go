@@ -123,12 +123,18 @@ func (b *builder) checkRule(r *irRule, rulePreds map[string]bool, compoundNot bo
 			inHead[p.term.v] = true
 		}
 	}
-	// every head variable needs a type or a binding
+	// every head variable needs a type or a binding, except one that occurs
+	// nowhere else: it means what _ means (any value), so it is a warning
+	uses := r.varUses()
 	reported := map[int]bool{}
 	for _, p := range r.params {
 		v := p.term.v
 		if p.term.kind == tVar && r.vars[v].typ == "" && !bound[v] && !reported[v] && r.vars[v].name != "_" {
 			reported[v] = true
+			if uses[v] == 1 {
+				b.warnf(r.pos, "W003", "variable %s of %s is used nowhere else and has no type, so it matches any value, like _ (write _ or give it a specializer)", name(v), r.pred)
+				continue
+			}
 			b.errorf(r.pos, "T005", "cannot infer the type of variable %s in %s; give it a specializer (%s: Type)", name(v), r.pred, name(v))
 		}
 	}
@@ -173,6 +179,40 @@ func (b *builder) checkRule(r *irRule, rulePreds map[string]bool, compoundNot bo
 		}
 	}
 	checkNot(r.body, bound)
+}
+
+// varUses counts the occurrences of each variable in the head and body.
+func (r *irRule) varUses() []int {
+	uses := make([]int, len(r.vars))
+	count := func(t irTerm) {
+		if t.kind == tVar {
+			uses[t.v]++
+		}
+	}
+	for _, p := range r.params {
+		count(p.term)
+	}
+	var walk func(body []irLit)
+	walk = func(body []irLit) {
+		for _, l := range body {
+			switch l.kind {
+			case lEq, lNe, lCmp:
+				count(l.a)
+				count(l.b)
+			case lMatches, lIn:
+				count(l.a)
+			}
+			for _, t := range l.args {
+				count(t)
+			}
+			for _, t := range l.list {
+				count(t)
+			}
+			walk(l.sub)
+		}
+	}
+	walk(r.body)
+	return uses
 }
 
 // signature is the argument types of one way a predicate may hold facts; an

@@ -129,14 +129,14 @@ func Compile(files []*File, opt CompileOptions) (*Policy, error) {
 				b.errorf(it.Pos, "S001", "inline queries (?=) are not supported by Oso Cloud policies")
 			case *Fixture:
 				if _, dup := b.fixtures[it.Name]; dup {
-					b.errorf(it.Pos, "X001", "test fixture %s is declared twice", it.Name)
+					b.warnf(it.Pos, "W002", "test fixture %s is declared twice; the first one is used", it.Name)
 					continue
 				}
 				b.fixtures[it.Name] = it
 				b.fixFile[it.Name] = f.Name
 			case *TestBlock:
 				if testNames[it.Name] {
-					b.errorf(it.Pos, "X001", "test %q is declared twice", it.Name)
+					b.warnf(it.Pos, "W002", "test %q is declared twice", it.Name)
 				}
 				testNames[it.Name] = true
 				b.tests = append(b.tests, testDef{block: it, file: f.Name})
@@ -217,9 +217,7 @@ func Compile(files []*File, opt CompileOptions) (*Policy, error) {
 		fixtures: b.fixtures,
 		rules:    b.rules,
 	}
-	for name, d := range b.blocks {
-		p.meta[name] = d.metadata()
-	}
+	b.describe(p)
 	for _, r := range b.rules {
 		p.compileRule(r)
 	}

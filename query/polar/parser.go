@@ -578,7 +578,7 @@ func (p *parser) parseSetup() *Setup {
 				ref := FixtureRef{Pos: p.tok.pos}
 				p.next()
 				ref.Name = p.word("a fixture name").text
-				p.expect(tkSemi, " after fixture reference")
+				p.endFact(" after fixture reference")
 				s.Fixtures = append(s.Fixtures, ref)
 				return
 			}
@@ -602,8 +602,18 @@ func (p *parser) parseFact() *FactStmt {
 		}
 		f.Args = append(f.Args, t)
 	})
-	p.expect(tkSemi, " after fact")
+	p.endFact(" after fact")
 	return f
+}
+
+// endFact ends a fact or fixture reference in a setup or fixture block: a
+// ";", which may be omitted before the block's closing "}" (Oso's own docs
+// publish tests written that way; spec §4).
+func (p *parser) endFact(context string) {
+	if p.tok.kind == tkRBrace {
+		return
+	}
+	p.expect(tkSemi, context)
 }
 
 func (p *parser) parseAssertion() *Assertion {

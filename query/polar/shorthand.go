@@ -137,6 +137,9 @@ func (b *builder) shBody(c *shCtx, e ShExpr) ([][]irLit, bool) {
 		if !ok {
 			return nil, false
 		}
+		if lits == nil {
+			return nil, true // a condition that never holds: no disjunct
+		}
 		return [][]irLit{lits}, true
 	}
 	return nil, false
@@ -195,8 +198,11 @@ func (b *builder) shAtom(c *shCtx, e *ShAtom) ([]irLit, bool) {
 			return []irLit{{kind: lCall, pos: e.Pos, pred: "has_role", args: []irTerm{A, strTerm(y), c.s.v(varResource)}}}, true
 		case k == kindRel:
 			if !b.env.subtypeName(target, TypeActor) {
-				b.errorf(e.Pos, "B006", "relation %q points to %s, which is not an actor type, so it cannot be used as a role", y, target)
-				return nil, false
+				// No actor is a target: the condition never holds. Whether Oso
+				// rejects this is not documented (spec Q17), so the policy
+				// loads with a warning rather than not at all.
+				b.warnf(e.Pos, "W004", "relation %q points to %s, which is not an actor type, so using it as a role never holds for an actor", y, target)
+				return nil, true
 			}
 			return []irLit{
 				{kind: lCall, pos: e.Pos, pred: "has_relation", args: []irTerm{c.s.v(varResource), strTerm(y), A}},

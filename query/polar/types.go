@@ -155,18 +155,6 @@ type ResourceMetadata struct {
 	Relations   map[string]string `json:"relations"`
 }
 
-func (b *blockDecls) metadata() ResourceMetadata {
-	m := ResourceMetadata{
-		Roles:       append([]string{}, b.roles...),
-		Permissions: append([]string{}, b.permissions...),
-		Relations:   map[string]string{},
-	}
-	for _, r := range b.relations {
-		m.Relations[r.Name] = r.Type.Name
-	}
-	return m
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

@@ -54,8 +54,10 @@ func badf(format string, args ...any) error {
 	return &badRequest{msg: fmt.Sprintf(format, args...)}
 }
 
-// errNoPolicy rejects fact writes before the first policy.
-var errNoPolicy = &badRequest{msg: "no policy: set a policy with POST /api/policy before writing facts"}
+// errNoPolicy rejects fact inserts before the first policy: facts are
+// validated against the policy, and an environment without one accepts no
+// predicate (see the package's decisions). Deletes need no policy.
+var errNoPolicy = &badRequest{msg: "this environment has no policy yet, so it accepts no facts (every fact is checked against the policy): set a policy with POST /api/policy first"}
 
 // Wire forms of facts and patterns: pointers tell a JSON null or a missing
 // key (a wildcard) from a value.
@@ -196,10 +198,10 @@ func normalizeBatch(groups []rawGroup, pol *polar.Policy) (*replica.Event, error
 	for gi, g := range groups {
 		for fi, w := range g.facts {
 			total++
-			if pol == nil {
-				return nil, errNoPolicy
-			}
 			if g.insert {
+				if pol == nil {
+					return nil, errNoPolicy
+				}
 				f, err := checkInsert(w, pol, fmt.Sprintf("batch element %d insert %d", gi, fi))
 				if err != nil {
 					return nil, err

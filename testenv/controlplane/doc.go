@@ -29,6 +29,13 @@
 //   - An Oso batch (ordered groups of inserts and deletes) becomes one batch
 //     event whose Deletes run first, then Inserts; see normalizeBatch for the
 //     construction and why it is equivalent.
+//   - An environment without a policy (new, never set) answers every read
+//     as an empty policy does (deny, empty lists, metadata with only the
+//     global entry); it refuses fact inserts with 400 (facts are checked
+//     against the policy, and none admits any predicate) and accepts
+//     deletes and clear_data. See docs/decisions.md.
+//   - POST /api/expect (Oso Migrate's parity report) is validated, counted
+//     and answered 200 {}; it is not a write (no event, no OsoOffset).
 //   - Deletes are checked for structure only (no id without a type, valid
 //     values), not against the policy: deleting what does not exist is not an
 //     error, and facts written under an earlier policy stay deletable.

@@ -34,6 +34,7 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/api/bulk_delete", s.api(AccessWrite, s.bulkDelete)).Methods(http.MethodPost)
 	r.Handle("/api/bulk", s.api(AccessWrite, s.bulk)).Methods(http.MethodPost)
 	r.Handle("/api/clear_data", s.api(AccessWrite, s.clearData)).Methods(http.MethodPost)
+	r.Handle("/api/expect", s.api(AccessRead, s.postExpect)).Methods(http.MethodPost)
 
 	r.Handle("/v1/envs/{env}/events", s.feed(s.getEvents)).Methods(http.MethodGet)
 	r.Handle("/v1/envs/{env}/snapshot", s.feed(s.getSnapshot)).Methods(http.MethodGet)

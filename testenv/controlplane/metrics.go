@@ -18,6 +18,7 @@ type metrics struct {
 	events    *prometheus.CounterVec
 	published *prometheus.GaugeVec
 	pubErrors *prometheus.CounterVec
+	expects   *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -39,8 +40,12 @@ func newMetrics() *metrics {
 			Name: "controlplane_publish_errors_total",
 			Help: "Failed publish or connect attempts, by transport.",
 		}, []string{"transport"}),
+		expects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "controlplane_expect_reports_total",
+			Help: "POST /api/expect parity-handle reports accepted, by the expected decision they carried.",
+		}, []string{"expected"}),
 	}
-	m.reg.MustRegister(m.requests, m.events, m.published, m.pubErrors,
+	m.reg.MustRegister(m.requests, m.events, m.published, m.pubErrors, m.expects,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -101,6 +101,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("create query engine: %w", err)
 	}
 	s.engine = engine
+	// The control plane's state is always loaded, even a new environment's
+	// at seq 0: reads answer as an empty policy does until a policy is set.
+	engine.SetState(s.state)
 	s.checkAPI, err = httpapi.New(httpapi.Config{Engine: engine, Registry: s.m.reg, Auth: httpapi.AuthTokens,
 		LogID: elog.ID(), Logger: s.logger})
 	if err != nil {

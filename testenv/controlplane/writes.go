@@ -69,6 +69,9 @@ func (s *Server) postPolicy(r *http.Request, body []byte) (reply, error) {
 		return reply{status: http.StatusAccepted, body: message("policy unchanged"), seq: seq, offset: true}, nil
 	}
 	s.logger.Info("policy updated", "seq", seq, "filename", src.Filename, "bytes", len(src.Src))
+	for _, w := range compiled.(*polar.Policy).Warnings() {
+		s.logger.Warn("policy warning: accepted, with this caveat", "seq", seq, "code", w.Code, "warning", w.Error())
+	}
 	return reply{status: http.StatusOK, body: message("policy updated"), seq: seq, offset: true}, nil
 }
 

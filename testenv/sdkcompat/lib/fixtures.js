@@ -52,6 +52,8 @@ export const EXPECTED_METADATA = {
     Repository: { roles: ["maintainer", "reader"], permissions: ["push", "read"], relations: { parent: "Organization" } },
     // Outpost lists actor blocks too (check-api.md §9 question 6).
     User: { roles: [], permissions: [], relations: {} },
+    // and a global entry, empty without a global block (check-api.md §4.8).
+    global: { roles: [], permissions: [], relations: {} },
   },
 };
 

@@ -5,4 +5,4 @@ actor User {}
 global {}
 global {}
 f(x: Nope) if g(x);
-h(x) ;
+h(x, x) ;
