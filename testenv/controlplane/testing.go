@@ -147,6 +147,10 @@ func (r *Running) Stop() {
 	if err := srv.Close(); err != nil {
 		r.t.Errorf("control plane: close: %v", err)
 	}
+	// A kept-alive connection to the stopped server would make the next
+	// write after a restart fail with EOF (a POST is not retried).
+	r.Client.HTTP.CloseIdleConnections()
+	r.ReadClient.HTTP.CloseIdleConnections()
 }
 
 // Restart stops the control plane (when running) and starts it again on
