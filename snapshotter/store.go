@@ -41,8 +41,12 @@ const (
 type Store struct {
 	dir  string
 	keep int
+	env  string // OpenStoreFor: retention counts only this environment's files
 
 	mu sync.Mutex // serialises Save, prune and LoadLatest's renames
+
+	envMu sync.Mutex        // guards envs
+	envs  map[string]string // path -> environment in its header (fileEnv)
 }
 
 // Entry is one checkpoint file of a Store.
@@ -241,10 +245,11 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// prune deletes all but the newest keep checkpoints, and quarantined files
-// that sort before the oldest kept one. The caller holds mu.
+// prune deletes all but the newest keep checkpoints of the store's
+// environment (Own), and quarantined files that sort before the oldest
+// kept one. The caller holds mu.
 func (s *Store) prune() error {
-	list, err := s.List()
+	list, err := s.Own()
 	if err != nil {
 		return fmt.Errorf("prune checkpoints: %w", err)
 	}
