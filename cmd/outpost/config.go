@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/outpost-authz/outpost/replica"
 )
 
 // config is everything `outpost` (serve, --export, --import) reads from its
@@ -49,6 +51,10 @@ type config struct {
 	Import     string
 	PolicyFile string
 	EventsFile string
+
+	// policyState is --policy and --events loaded by run before serving,
+	// so that a bad file is one error line, not a failure inside serve.
+	policyState *replica.State
 }
 
 // envLookup reads the environment; tests replace it.
