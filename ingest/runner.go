@@ -43,6 +43,7 @@ const (
 const (
 	ReasonRetention = "retention" // the feed or transport no longer has the next events
 	ReasonPoison    = "poison"    // an event could not be applied PoisonRetries times
+	ReasonFork      = "fork"      // the control plane's log is not the one applied (runner_fork.go)
 )
 
 // Error kinds (label of outpost_ingest_errors_total).
@@ -53,6 +54,7 @@ const (
 	KindRetention = "retention" // the transport or feed no longer has the next events
 	KindFeed      = "feed"      // a gap-fill request to the feed failed
 	KindSnapshot  = "snapshot"  // a snapshot download or load failed
+	KindFork      = "fork"      // the control plane's log forked from the applied one
 )
 
 const (
@@ -92,6 +94,11 @@ type RunnerConfig struct {
 	// Backoff paces repeated re-bootstraps that make no progress. The zero
 	// value uses 100 ms initial and 10 s maximum delays.
 	Backoff Backoff
+	// ForkCheckInterval is how often, while caught up, the Runner asks a
+	// Feed that implements OriginReader for the control plane's log head
+	// and digest, when the Source's messages do not carry them (Kafka,
+	// NATS). Default 5s. See runner_fork.go.
+	ForkCheckInterval time.Duration
 }
 
 // Validate reports configuration errors.
@@ -105,6 +112,9 @@ func (c RunnerConfig) Validate() error {
 	}
 	if c.Feed != nil && c.LoadSnapshot == nil {
 		errs = append(errs, errors.New("ingest: LoadSnapshot is required with a Feed"))
+	}
+	if c.ForkCheckInterval < 0 {
+		errs = append(errs, fmt.Errorf("ingest: ForkCheckInterval %s is negative", c.ForkCheckInterval))
 	}
 	if c.PoisonRetries < 0 {
 		errs = append(errs, fmt.Errorf("ingest: PoisonRetries %d is negative", c.PoisonRetries))
@@ -146,6 +156,7 @@ type Runner struct {
 	events       map[string]uint64
 	errs         map[errKey]uint64
 	resyncs      map[string]uint64
+	fork         forkState
 }
 
 type errKey struct{ source, kind string }
@@ -157,6 +168,9 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	}
 	if cfg.PoisonRetries == 0 {
 		cfg.PoisonRetries = defaultPoisonRetries
+	}
+	if cfg.ForkCheckInterval == 0 {
+		cfg.ForkCheckInterval = defaultForkCheckInterval
 	}
 	if cfg.StateTime.IsZero() {
 		cfg.StateTime = time.Now()
@@ -172,7 +186,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		caughtUpAt: cfg.StateTime,
 		events:     map[string]uint64{},
 		errs:       map[errKey]uint64{},
-		resyncs:    map[string]uint64{ReasonRetention: 0, ReasonPoison: 0},
+		resyncs:    map[string]uint64{ReasonRetention: 0, ReasonPoison: 0, ReasonFork: 0},
 	}
 	r.log = log.With("source", r.name)
 	r.events[r.name] = 0
@@ -216,6 +230,7 @@ func (r *Runner) Run(ctx context.Context, from replica.Position) error {
 		srcCtx, cancel := context.WithCancel(ctx)
 		r.mu.Lock()
 		r.phase, r.resync, r.cancelSource = StateConnecting, "", cancel
+		r.fork.needCheck = true // check for a fork on each (re)start
 		r.mu.Unlock()
 		err := r.cfg.Source.Run(srcCtx, pos, r.handle)
 		cancel()
@@ -261,7 +276,11 @@ func (r *Runner) Run(ctx context.Context, from replica.Position) error {
 		}
 
 		if r.cfg.Feed == nil {
-			r.reject(KindRetention, r.cfg.Engine.State().Revision()+1, time.Time{},
+			kind := KindRetention
+			if reason == ReasonFork {
+				kind = KindFork
+			}
+			r.reject(kind, r.cfg.Engine.State().Revision()+1, time.Time{},
 				fmt.Errorf("cannot re-bootstrap (%s) without a feed", reason))
 			if !Sleep(ctx, backoff.Next()) {
 				return nil
@@ -296,7 +315,9 @@ func (r *Runner) bootstrap(ctx context.Context, reason string, backoff *Backoff)
 		}
 		applied := r.cfg.Engine.State().Revision()
 		st, pos, err := r.download(ctx)
-		if err == nil && st.Revision() < applied {
+		// After a fork the control plane's log may be shorter than what was
+		// applied: going back is the point.
+		if err == nil && st.Revision() < applied && reason != ReasonFork {
 			err = fmt.Errorf("snapshot at revision %d is behind the applied revision %d", st.Revision(), applied)
 		}
 		if err != nil {
@@ -315,6 +336,10 @@ func (r *Runner) bootstrap(ctx context.Context, reason string, backoff *Backoff)
 		r.resyncs[reason]++
 		r.pos = pos
 		r.head = max(r.head, pos.Seq)
+		if reason == ReasonFork {
+			r.head = pos.Seq // the old head belonged to the lost branch
+		}
+		r.forkReset()
 		r.poisonCount = 0
 		if r.poisonSeq != 0 && pos.Seq >= r.poisonSeq {
 			r.poisonSeq, r.stuck, r.lagFrom = 0, "", time.Time{}
@@ -344,9 +369,12 @@ func (r *Runner) download(ctx context.Context) (*replica.State, replica.Position
 func (r *Runner) handle(ctx context.Context, m Message) error {
 	now := time.Now()
 	st := r.cfg.Engine.State()
+	if err := r.originBefore(m, st.Revision()); err != nil {
+		return err
+	}
 	if m.Data == nil {
 		r.heartbeat(m, st.Revision(), now)
-		return nil
+		return r.originAfter(ctx, m)
 	}
 	before := st.Revision()
 	ev, err := replica.DecodeEvent(m.Data)
@@ -378,7 +406,7 @@ func (r *Runner) handle(ctx context.Context, m Message) error {
 		return err // fill has reported it
 	}
 	r.accepted(m, ev.Seq, ev.Time, before, st.Revision(), now)
-	return nil
+	return r.originAfter(ctx, m)
 }
 
 // fill applies the events between the state's revision and ev from the

@@ -35,6 +35,34 @@ type Message struct {
 	// 0 means the source was caught up with its head when it delivered the
 	// message, -1 that it does not know.
 	Behind int64
+	// Origin is what the transport says, with this message, about the
+	// control plane's log (for fork detection); nil when it says nothing.
+	Origin *Origin
+}
+
+// Origin describes the control plane's event log as a transport or the
+// control plane reports it. The Runner compares it with its state to
+// detect a fork: a changed log id, a head below the applied seq, or a
+// different state digest at the same seq (see runner_fork.go).
+type Origin struct {
+	// LogID is the log's id ("" when unknown). A control plane that lost its
+	// data directory starts a log with a new id.
+	LogID string
+	// Head is the newest seq of the log, when HasHead.
+	Head    uint64
+	HasHead bool
+	// Digest is the control plane's state digest at seq DigestSeq ("" when
+	// unknown).
+	Digest    string
+	DigestSeq uint64
+}
+
+// OriginReader is implemented by feeds that can report the control
+// plane's Origin on request (*poll.Client). The Runner consults it to
+// check for a fork when the Source's messages do not carry an Origin with
+// a digest (Kafka, NATS).
+type OriginReader interface {
+	Origin(ctx context.Context) (Origin, error)
 }
 
 // Handler consumes messages in transport order. A nil return accepts the

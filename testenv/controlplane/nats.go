@@ -2,6 +2,8 @@ package controlplane
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,8 +14,11 @@ import (
 )
 
 // natsTransport publishes to the environment's JetStream stream, one
-// synchronous publish per event with Nats-Msg-Id "<env>:<seq>" so that the
-// stream drops a re-sent event within its duplicate window.
+// synchronous publish per event with Nats-Msg-Id "<env>:<seq>:<hash>" so
+// that the stream drops a re-sent event within its duplicate window (hash:
+// the first 8 bytes of the event's SHA-256, in hex, so that another log's
+// event at the same seq, after a restore from a backup, is not dropped as a
+// duplicate of the lost one).
 type natsTransport struct {
 	env     string
 	cfg     NATSConfig
@@ -28,17 +33,17 @@ func newNATSTransport(env string, cfg NATSConfig) *natsTransport {
 
 func (n *natsTransport) name() string { return "nats" }
 
-func (n *natsTransport) connect(ctx context.Context) (uint64, int64, error) {
+func (n *natsTransport) connect(ctx context.Context) (uint64, []byte, int64, error) {
 	n.close()
 	nc, err := nats.Connect(n.cfg.URL, nats.Name("outpost-controlplane"), nats.Timeout(3*time.Second),
 		nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
 	if err != nil {
-		return 0, 0, fmt.Errorf("connect to nats %s: %w", n.cfg.URL, err)
+		return 0, nil, 0, fmt.Errorf("connect to nats %s: %w", n.cfg.URL, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return 0, 0, fmt.Errorf("jetstream: %w", err)
+		return 0, nil, 0, fmt.Errorf("jetstream: %w", err)
 	}
 	n.nc, n.js = nc, js
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -47,24 +52,24 @@ func (n *natsTransport) connect(ctx context.Context) (uint64, int64, error) {
 		Name: n.cfg.Stream, Subjects: []string{n.subject}, Storage: jetstream.FileStorage,
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("ensure stream %s: %w", n.cfg.Stream, err)
+		return 0, nil, 0, fmt.Errorf("ensure stream %s: %w", n.cfg.Stream, err)
 	}
 	msg, err := st.GetLastMsgForSubject(ctx, n.subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		info, err := st.Info(ctx)
 		if err != nil {
-			return 0, 0, fmt.Errorf("stream %s info: %w", n.cfg.Stream, err)
+			return 0, nil, 0, fmt.Errorf("stream %s info: %w", n.cfg.Stream, err)
 		}
-		return 0, int64(info.State.LastSeq + 1), nil
+		return 0, nil, int64(info.State.LastSeq + 1), nil
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("last message of stream %s: %w", n.cfg.Stream, err)
+		return 0, nil, 0, fmt.Errorf("last message of stream %s: %w", n.cfg.Stream, err)
 	}
 	seq, err := eventSeq(msg.Data)
 	if err != nil {
-		return 0, 0, fmt.Errorf("last message of stream %s (stream seq %d): %w", n.cfg.Stream, msg.Sequence, err)
+		return 0, nil, 0, fmt.Errorf("last message of stream %s (stream seq %d): %w", n.cfg.Stream, msg.Sequence, err)
 	}
-	return seq, int64(msg.Sequence + 1), nil
+	return seq, msg.Data, int64(msg.Sequence + 1), nil
 }
 
 func (n *natsTransport) publish(ctx context.Context, events [][]byte) ([]int64, error) {
@@ -79,7 +84,7 @@ func (n *natsTransport) publish(ctx context.Context, events [][]byte) ([]int64, 
 		}
 		m := nats.NewMsg(n.subject)
 		m.Data = e
-		m.Header.Set(jetstream.MsgIDHeader, n.env+":"+strconv.FormatUint(seq, 10))
+		m.Header.Set(jetstream.MsgIDHeader, msgID(n.env, seq, e))
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		ack, err := n.js.PublishMsg(pctx, m)
 		cancel()
@@ -96,4 +101,10 @@ func (n *natsTransport) close() {
 		n.nc.Close()
 	}
 	n.nc, n.js = nil, nil
+}
+
+// msgID is the Nats-Msg-Id of an event.
+func msgID(env string, seq uint64, data []byte) string {
+	sum := sha256.Sum256(data)
+	return env + ":" + strconv.FormatUint(seq, 10) + ":" + hex.EncodeToString(sum[:8])
 }
