@@ -275,12 +275,20 @@ func (r *Runner) Run(ctx context.Context, from replica.Position) error {
 			continue
 		}
 
+		if r.cfg.Feed == nil && reason == ReasonFork {
+			// Following the transport further would apply the new log's
+			// events on top of the lost one's. Keep serving the last state,
+			// report it, and wait for an operator.
+			r.reject(KindFork, r.cfg.Engine.State().Revision()+1, time.Time{},
+				errors.New("the control plane's event log forked and this node has no control-plane URL to re-bootstrap from: ingest is stopped; restart the node with --control-plane-url or from a fresh snapshot (--import)"))
+			r.mu.Lock()
+			r.phase = StateFailing
+			r.mu.Unlock()
+			<-ctx.Done()
+			return nil
+		}
 		if r.cfg.Feed == nil {
-			kind := KindRetention
-			if reason == ReasonFork {
-				kind = KindFork
-			}
-			r.reject(kind, r.cfg.Engine.State().Revision()+1, time.Time{},
+			r.reject(KindRetention, r.cfg.Engine.State().Revision()+1, time.Time{},
 				fmt.Errorf("cannot re-bootstrap (%s) without a feed", reason))
 			if !Sleep(ctx, backoff.Next()) {
 				return nil

@@ -15,7 +15,9 @@ import (
 //   - a log id other than the one it has been following;
 //   - a head below the applied seq;
 //   - a state digest, at the seq the node has applied, other than the
-//     node's digest.
+//     node's digest;
+//   - a message marked Republished (Kafka, NATS: the control plane found
+//     another log's events on the broker and republished after them).
 //
 // The Origin comes in band with the messages when the Source's transport
 // carries it (poll: every feed answer has the log id, head and the digest
@@ -55,6 +57,8 @@ func (r *Runner) checkFork(o Origin, applied uint64, digest func() string) (caus
 	verified := r.fork.verifiedSeq == applied && r.fork.verifiedDig == o.Digest
 	r.mu.Unlock()
 	switch {
+	case o.Republished:
+		return "republished", "the control plane republished its log after finding another log's events on the transport"
 	case o.LogID != "" && known != "" && o.LogID != known:
 		return "log_id", fmt.Sprintf("the control plane's log id changed from %s to %s", known, o.LogID)
 	case o.HasHead && o.Head < applied:
@@ -87,6 +91,7 @@ func (r *Runner) originBefore(m Message, applied uint64) error {
 	}
 	o := *m.Origin
 	o.Digest = "" // checked after the message is applied
+	o.Republished = o.Republished && m.Data != nil
 	if cause, detail := r.checkFork(o, applied, nil); cause != "" {
 		return r.forked(cause, detail, applied)
 	}
@@ -101,7 +106,9 @@ func (r *Runner) originAfter(ctx context.Context, m Message) error {
 		r.mu.Lock()
 		r.fork.inBand = true
 		r.mu.Unlock()
-		if cause, detail := r.checkFork(*m.Origin, applied, r.stateDigest); cause != "" {
+		o := *m.Origin
+		o.Republished = false // checked before
+		if cause, detail := r.checkFork(o, applied, r.stateDigest); cause != "" {
 			return r.forked(cause, detail, applied)
 		}
 		return nil

@@ -55,7 +55,21 @@ type Origin struct {
 	// unknown).
 	Digest    string
 	DigestSeq uint64
+	// Republished marks the first message a control plane published after
+	// finding another log's events on the transport (it was restored from a
+	// backup or re-seeded): what came before it on the transport may be a
+	// lost branch, so a node that reads it re-bootstraps.
+	Republished bool
 }
+
+// Message headers with which the reference control plane publishes events
+// to Kafka and NATS, read by their Sources into an Origin.
+const (
+	// HeaderLogID carries the log id on every message.
+	HeaderLogID = "Outpost-Log-Id"
+	// HeaderRepublished ("true") marks Origin.Republished.
+	HeaderRepublished = "Outpost-Republished"
+)
 
 // OriginReader is implemented by feeds that can report the control
 // plane's Origin on request (*poll.Client). The Runner consults it to

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -48,12 +49,10 @@ func testFork(t *testing.T, source string) {
 	cp := c.cp
 	seed := func() {
 		t.Helper()
-		if _, err := cp.Client.SetPolicy(convPolicyA); err != nil {
+		if _, err := retryWrite(func() (uint64, error) { return cp.Client.SetPolicy(convPolicyA) }); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := cp.Client.Insert(grant("alice", "r1")); err != nil {
-			t.Fatal(err)
-		}
+		insert(t, cp, grant("alice", "r1"))
 	}
 	seed()
 	n := c.startNode(t, filepath.Join(t.TempDir(), "node"))
@@ -82,9 +81,7 @@ func testFork(t *testing.T, source string) {
 			}
 			lostUser, newUser := fmt.Sprintf("lost%d", i), fmt.Sprintf("new%d", i)
 			for k := range tc.lost {
-				if _, err := cp.Client.Insert(grant(lostUser, fmt.Sprintf("r%d", k))); err != nil {
-					t.Fatal(err)
-				}
+				insert(t, cp, grant(lostUser, fmt.Sprintf("r%d", k)))
 			}
 			c.converge(t, n, []question{canRead(lostUser, "r0")})
 			applied := n.mustStatus(t).Revision
@@ -97,9 +94,7 @@ func testFork(t *testing.T, source string) {
 				cp.RestartWith(func(cfg *controlplane.Config) { cfg.DataDir = backup })
 			}
 			for k := range tc.new {
-				if _, err := cp.Client.Insert(grant(newUser, fmt.Sprintf("r%d", k))); err != nil {
-					t.Fatal(err)
-				}
+				insert(t, cp, grant(newUser, fmt.Sprintf("r%d", k)))
 			}
 			head := cp.Seq()
 			switch {
@@ -154,4 +149,96 @@ func healed(t *testing.T, c *cluster, n *convNode) {
 		}
 		return nil
 	})
+}
+
+// A Kafka or NATS node without a control-plane URL cannot re-bootstrap,
+// but it must not follow a forked log silently either: the control plane
+// marks the first event it republishes after finding another log's events
+// on the broker, and the node stops ingest there, keeps serving its last
+// state, and reports the fork (ingest state failing, a fork error, an
+// error log line).
+func TestForkKafkaWithoutControlPlaneURL(t *testing.T) { testForkNoFeed(t, "kafka") }
+func TestForkNATSWithoutControlPlaneURL(t *testing.T)  { testForkNoFeed(t, "nats") }
+
+func testForkNoFeed(t *testing.T, source string) {
+	if testing.Short() {
+		t.Skip("fork tests run a control plane, a broker and a node; skipped with -short")
+	}
+	t.Parallel()
+	c := startCluster(t, source)
+	cp := c.cp
+	if _, err := retryWrite(func() (uint64, error) { return cp.Client.SetPolicy(convPolicyA) }); err != nil {
+		t.Fatal(err)
+	}
+	insert(t, cp, grant("alice", "r1"))
+	dir := filepath.Join(t.TempDir(), "node")
+	n := c.startNode(t, dir) // bootstraps from the control plane
+	c.converge(t, n, nil)
+	n.stop(t) // writes a final checkpoint
+	n = c.startNode(t, dir, "--control-plane-url", "")
+	if from := n.mustStatus(t).Node.LoadedFrom; from != "checkpoint" {
+		t.Fatalf("node without a control-plane URL loaded from %q, want checkpoint", from)
+	}
+
+	backup := filepath.Join(t.TempDir(), "backup")
+	cp.Stop()
+	copyDir(t, cp.DataDir(), backup)
+	cp.Restart()
+	for k := range 3 {
+		insert(t, cp, grant("lost", fmt.Sprintf("r%d", k)))
+	}
+	healed(t, c, n)
+	applied := n.mustStatus(t).Revision
+	cp.RestartWith(func(cfg *controlplane.Config) { cfg.DataDir = backup })
+	for k := range 5 {
+		insert(t, cp, grant("new", fmt.Sprintf("r%d", k)))
+	}
+	eventually(t, 90*time.Second, func() error {
+		ns, err := n.status()
+		if err != nil {
+			return err
+		}
+		if ns.Ingest.State != "failing" || ns.Ingest.Errors[source+"/fork"] == 0 || !strings.Contains(ns.Ingest.LastError, "forked") {
+			return fmt.Errorf("ingest %s, errors %v, last error %q", ns.Ingest.State, ns.Ingest.Errors, ns.Ingest.LastError)
+		}
+		return nil
+	})
+	// It stays stopped at the state it had: no new-branch event applied on
+	// top of the lost branch.
+	c.waitPublished(t)
+	time.Sleep(2 * time.Second) // not a timing assumption: more time only lets a wrongly resumed ingest show itself
+	ns := n.mustStatus(t)
+	if ns.Revision != applied || ns.Ingest.State != "failing" {
+		t.Errorf("after the fork: revision %d (was %d), ingest %s", ns.Revision, applied, ns.Ingest.State)
+	}
+	if got := c.answers(t, n.URL, []question{canRead("new", "r4")}); got[0] {
+		t.Error("the node applied the new branch's events on top of the lost branch")
+	}
+	t.Logf("node stopped at %d: %s", ns.Revision, ns.Ingest.LastError)
+}
+
+// insert writes facts, retrying a request that failed on the transport
+// (the first request after a control plane restart may go out on a pooled
+// connection the old server closed).
+func insert(t *testing.T, cp *controlplane.Running, facts ...replica.Fact) {
+	t.Helper()
+	if _, err := retryWrite(func() (uint64, error) { return cp.Client.Insert(facts...) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func retryWrite(write func() (uint64, error)) (uint64, error) {
+	var err error
+	for range 5 {
+		var seq uint64
+		if seq, err = write(); err == nil {
+			return seq, nil
+		}
+		var apiErr *controlplane.APIError
+		if errors.As(err, &apiErr) {
+			return 0, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return 0, err
 }

@@ -215,7 +215,7 @@ func (r *reader) step(ctx context.Context, h ingest.Handler) error {
 			}
 			r.skipTo = 0
 		}
-		m := ingest.Message{Data: data, After: position(next), Behind: max(res.HighWatermark-next, 0)}
+		m := ingest.Message{Data: data, After: position(next), Behind: max(res.HighWatermark-next, 0), Origin: recordOrigin(rec.Headers)}
 		if err := h(ctx, m); err != nil {
 			if ctx.Err() == nil {
 				r.retry.Reject(ctx)

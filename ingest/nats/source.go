@@ -234,7 +234,7 @@ func (c *consumer) run(ctx context.Context, h ingest.Handler) error {
 			}
 			c.skipTo = 0
 		}
-		m := ingest.Message{Data: data, After: position(sseq + 1), Behind: int64(md.NumPending)}
+		m := ingest.Message{Data: data, After: position(sseq + 1), Behind: int64(md.NumPending), Origin: msgOrigin(msg.Headers())}
 		if err := h(ctx, m); err != nil {
 			if ctx.Err() != nil || !c.retry.Reject(ctx) {
 				return nil

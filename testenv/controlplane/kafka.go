@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/outpost-authz/outpost/ingest"
 )
 
 // kafkaMaxMessageBytes is the max.message.bytes the topic is created with,
@@ -114,13 +116,17 @@ func (k *kafkaTransport) lastSeq(ctx context.Context, off int64) (uint64, []byte
 	}
 }
 
-func (k *kafkaTransport) publish(ctx context.Context, events [][]byte) ([]int64, error) {
+func (k *kafkaTransport) publish(ctx context.Context, events [][]byte, meta publishMeta) ([]int64, error) {
 	if !k.ready {
 		return nil, errors.New("kafka: not connected")
 	}
 	recs := make([]kafka.Record, len(events))
 	for i, e := range events {
-		recs[i] = kafka.Record{Key: kafka.NewBytes(k.key), Value: kafka.NewBytes(e)}
+		recs[i] = kafka.Record{Key: kafka.NewBytes(k.key), Value: kafka.NewBytes(e),
+			Headers: []kafka.Header{{Key: ingest.HeaderLogID, Value: []byte(meta.logID)}}}
+		if i == 0 && meta.republished {
+			recs[i].Headers = append(recs[i].Headers, kafka.Header{Key: ingest.HeaderRepublished, Value: []byte("true")})
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/outpost-authz/outpost/ingest"
 )
 
 // natsTransport publishes to the environment's JetStream stream, one
@@ -72,12 +74,12 @@ func (n *natsTransport) connect(ctx context.Context) (uint64, []byte, int64, err
 	return seq, msg.Data, int64(msg.Sequence + 1), nil
 }
 
-func (n *natsTransport) publish(ctx context.Context, events [][]byte) ([]int64, error) {
+func (n *natsTransport) publish(ctx context.Context, events [][]byte, meta publishMeta) ([]int64, error) {
 	if n.js == nil {
 		return nil, errors.New("nats: not connected")
 	}
 	nexts := make([]int64, 0, len(events))
-	for _, e := range events {
+	for i, e := range events {
 		seq, err := eventSeq(e)
 		if err != nil {
 			return nexts, err
@@ -85,6 +87,14 @@ func (n *natsTransport) publish(ctx context.Context, events [][]byte) ([]int64, 
 		m := nats.NewMsg(n.subject)
 		m.Data = e
 		m.Header.Set(jetstream.MsgIDHeader, msgID(n.env, seq, e))
+		m.Header.Set(ingest.HeaderLogID, meta.logID)
+		if i == 0 && meta.republished {
+			// The head event may be byte for byte the one the lost log
+			// published at that seq (a backup shares its history): it must
+			// not be dropped as a duplicate of it.
+			m.Header.Set(ingest.HeaderRepublished, "true")
+			m.Header.Set(jetstream.MsgIDHeader, msgID(n.env, seq, e)+":republished:"+strconv.FormatInt(time.Now().UnixNano(), 36))
+		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		ack, err := n.js.PublishMsg(pctx, m)
 		cancel()

@@ -23,10 +23,18 @@ type transport interface {
 	// publish sends events (consecutive seqs, in order) and returns, for
 	// each, the transport position just after it once the broker has
 	// acknowledged it. On error nothing may be assumed about which events
-	// were stored; the publisher reconnects and asks the broker.
-	publish(ctx context.Context, events [][]byte) (nexts []int64, err error)
+	// were stored; the publisher reconnects and asks the broker. Every
+	// message carries meta.logID (ingest.HeaderLogID); the first one is
+	// marked ingest.HeaderRepublished when meta.republished.
+	publish(ctx context.Context, events [][]byte, meta publishMeta) (nexts []int64, err error)
 	// close releases connections. connect may be called again after it.
 	close()
+}
+
+// publishMeta is what a publish call sends besides the events.
+type publishMeta struct {
+	logID       string
+	republished bool // mark the first event: another log's events precede it
 }
 
 // Publishing limits per publish call.
@@ -104,7 +112,8 @@ func (p *publisher) Run(ctx context.Context) error {
 		sleep(ctx, b.Next())
 	}
 	connected := false
-	var next uint64 // the next seq to publish
+	republish := false // the next publish follows another log's events
+	var next uint64    // the next seq to publish
 	for ctx.Err() == nil {
 		if !connected {
 			last, lastData, pos, err := p.t.connect(ctx)
@@ -113,7 +122,7 @@ func (p *publisher) Run(ctx context.Context) error {
 				continue
 			}
 			if n, foreign := p.foreignBranch(last, lastData); foreign {
-				next, connected = n, true
+				next, connected, republish = n, true, true
 				continue
 			}
 			if last > 0 {
@@ -136,7 +145,7 @@ func (p *publisher) Run(ctx context.Context) error {
 			continue
 		}
 		evs = limitBytes(evs, publishMaxBytes)
-		nexts, err := p.t.publish(ctx, evs)
+		nexts, err := p.t.publish(ctx, evs, publishMeta{logID: p.s.elog.ID(), republished: republish})
 		if err != nil {
 			connected = false
 			if ctx.Err() == nil {
@@ -147,6 +156,7 @@ func (p *publisher) Run(ctx context.Context) error {
 		for i, pos := range nexts {
 			p.record(next+uint64(i), pos)
 		}
+		republish = republish && len(nexts) == 0
 		next += uint64(len(nexts))
 		b.Reset()
 		if failing {
