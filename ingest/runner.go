@@ -381,8 +381,12 @@ func (r *Runner) handle(ctx context.Context, m Message) error {
 		return err
 	}
 	if m.Data == nil {
+		// Check before the heartbeat can report caught-up.
+		if err := r.originAfter(ctx, m); err != nil {
+			return err
+		}
 		r.heartbeat(m, st.Revision(), now)
-		return r.originAfter(ctx, m)
+		return nil
 	}
 	before := st.Revision()
 	ev, err := replica.DecodeEvent(m.Data)

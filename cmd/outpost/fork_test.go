@@ -107,7 +107,9 @@ func testFork(t *testing.T, source string) {
 			}
 			t.Logf("node applied %d of log %s; control plane now at %d of log %s", applied, oldLog, head, cp.LogID())
 
+			start := time.Now()
 			healed(t, c, n)
+			t.Logf("healed %.1fs after the last write (load average at the time affects this)", time.Since(start).Seconds())
 			qs := []question{canRead(lostUser, "r0"), canRead(newUser, "r0"), canRead("alice", "r1")}
 			got := c.answers(t, n.URL, qs)
 			if want := c.answers(t, cp.URL, qs); want[0] || !want[1] || !want[2] {
