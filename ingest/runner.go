@@ -487,6 +487,7 @@ func (r *Runner) accepted(m Message, seq uint64, evTime time.Time, before, appli
 	if applied > before {
 		r.events[r.name]++
 		r.progress = true
+		r.fork.fresh = false
 	}
 	r.pos.Seq = applied
 	if m.After.KafkaOffset >= 0 {

@@ -43,6 +43,10 @@ type forkState struct {
 	verifiedSeq uint64    // the last seq whose digest matched...
 	verifiedDig string    // ...the control plane's digest
 	logged      string    // cause of the last fork logged (one line per cause)
+	// fresh: the state is a snapshot of the control plane's current log,
+	// loaded by a re-bootstrap, and nothing from the transport has been
+	// applied since; a republished marker then says nothing about it.
+	fresh bool
 }
 
 // checkFork compares o with the state at applied. digest returns the
@@ -55,9 +59,10 @@ func (r *Runner) checkFork(o Origin, applied uint64, digest func() string) (caus
 		r.fork.logID = o.LogID
 	}
 	verified := r.fork.verifiedSeq == applied && r.fork.verifiedDig == o.Digest
+	fresh := r.fork.fresh
 	r.mu.Unlock()
 	switch {
-	case o.Republished:
+	case o.Republished && !fresh:
 		return "republished", "the control plane republished its log after finding another log's events on the transport"
 	case o.LogID != "" && known != "" && o.LogID != known:
 		return "log_id", fmt.Sprintf("the control plane's log id changed from %s to %s", known, o.LogID)
@@ -170,5 +175,5 @@ func (r *Runner) forked(cause, detail string, applied uint64) error {
 // The caller holds r.mu.
 func (r *Runner) forkReset() {
 	r.fork.logID, r.fork.verifiedSeq, r.fork.verifiedDig, r.fork.logged = "", 0, "", ""
-	r.fork.needCheck = true
+	r.fork.needCheck, r.fork.fresh = true, true
 }

@@ -62,6 +62,10 @@ type Origin struct {
 	Republished bool
 }
 
+// IsRepublished reports whether o (possibly nil) marks a republished
+// message.
+func (o *Origin) IsRepublished() bool { return o != nil && o.Republished }
+
 // Message headers with which the reference control plane publishes events
 // to Kafka and NATS, read by their Sources into an Origin.
 const (
