@@ -23,7 +23,8 @@ import (
 // carries it (poll: every feed answer has the log id, head and the digest
 // at a seq), or, for Sources whose messages carry no digest (Kafka, NATS),
 // from the Feed when it implements OriginReader: on the first caught-up
-// message after each (re)start of the Source and then at most every
+// message after each (re)start of the Source or reconnect of its transport
+// (a change of its Health().Failures), and then at most every
 // ForkCheckInterval while caught up. A fork is logged (error), counted
 // (outpost_ingest_errors_total{kind="fork"}) and healed by a re-bootstrap
 // from a snapshot (outpost_resyncs_total{reason="fork"}), which may go
@@ -47,6 +48,9 @@ type forkState struct {
 	// loaded by a re-bootstrap, and nothing from the transport has been
 	// applied since; a republished marker then says nothing about it.
 	fresh bool
+	// failures is the Source's Health().Failures at the last check: a
+	// change means the transport reconnected since.
+	failures uint64
 }
 
 // checkFork compares o with the state at applied. digest returns the
@@ -123,7 +127,14 @@ func (r *Runner) originAfter(ctx context.Context, m Message) error {
 		return nil
 	}
 	now := time.Now()
+	var failures uint64
+	if r.health != nil {
+		failures = r.health.Health().Failures
+	}
 	r.mu.Lock()
+	if failures != r.fork.failures {
+		r.fork.failures, r.fork.needCheck = failures, true // reconnected
+	}
 	due := !r.fork.inBand && r.stuck == "" && (r.fork.needCheck || now.Sub(r.fork.lastCheck) >= r.cfg.ForkCheckInterval)
 	if due {
 		r.fork.needCheck, r.fork.lastCheck = false, now
