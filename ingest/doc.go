@@ -30,6 +30,12 @@
 // seq alone, which the Source finds by scanning; only a second ErrResync
 // leads to a snapshot.
 //
+// Fork: when the control plane's log is not the one applied (a changed log
+// id, a head below the applied seq, another state digest at the applied
+// seq, or a message marked republished; see Origin and runner_fork.go), the
+// Runner logs and counts it and re-bootstraps, possibly to a lower seq;
+// without a Feed ingest stops there.
+//
 // Runner.Position pairs the applied seq with transport positions at or
 // before it, so a checkpoint that records it resumes without loss (at worst
 // with duplicates).
@@ -40,7 +46,7 @@
 // once per long-poll, so the value rises up to the poll wait between
 // them), outpost_head_revision, outpost_lag_events, outpost_lag_seconds,
 // outpost_ingest_events_total{source}, outpost_ingest_errors_total{source,
-// kind} and outpost_resyncs_total{reason}.
+// kind} and outpost_resyncs_total{reason} (retention, poison, fork).
 //
 // # Concurrency
 //

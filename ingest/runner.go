@@ -43,6 +43,7 @@ const (
 const (
 	ReasonRetention = "retention" // the feed or transport no longer has the next events
 	ReasonPoison    = "poison"    // an event could not be applied PoisonRetries times
+	ReasonFork      = "fork"      // the control plane's log is not the one applied (runner_fork.go)
 )
 
 // Error kinds (label of outpost_ingest_errors_total).
@@ -53,6 +54,7 @@ const (
 	KindRetention = "retention" // the transport or feed no longer has the next events
 	KindFeed      = "feed"      // a gap-fill request to the feed failed
 	KindSnapshot  = "snapshot"  // a snapshot download or load failed
+	KindFork      = "fork"      // the control plane's log forked from the applied one
 )
 
 const (
@@ -92,6 +94,11 @@ type RunnerConfig struct {
 	// Backoff paces repeated re-bootstraps that make no progress. The zero
 	// value uses 100 ms initial and 10 s maximum delays.
 	Backoff Backoff
+	// ForkCheckInterval is how often, while caught up, the Runner asks a
+	// Feed that implements OriginReader for the control plane's log head
+	// and digest, when the Source's messages do not carry them (Kafka,
+	// NATS). Default 5s. See runner_fork.go.
+	ForkCheckInterval time.Duration
 }
 
 // Validate reports configuration errors.
@@ -105,6 +112,9 @@ func (c RunnerConfig) Validate() error {
 	}
 	if c.Feed != nil && c.LoadSnapshot == nil {
 		errs = append(errs, errors.New("ingest: LoadSnapshot is required with a Feed"))
+	}
+	if c.ForkCheckInterval < 0 {
+		errs = append(errs, fmt.Errorf("ingest: ForkCheckInterval %s is negative", c.ForkCheckInterval))
 	}
 	if c.PoisonRetries < 0 {
 		errs = append(errs, fmt.Errorf("ingest: PoisonRetries %d is negative", c.PoisonRetries))
@@ -146,6 +156,7 @@ type Runner struct {
 	events       map[string]uint64
 	errs         map[errKey]uint64
 	resyncs      map[string]uint64
+	fork         forkState
 }
 
 type errKey struct{ source, kind string }
@@ -157,6 +168,9 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	}
 	if cfg.PoisonRetries == 0 {
 		cfg.PoisonRetries = defaultPoisonRetries
+	}
+	if cfg.ForkCheckInterval == 0 {
+		cfg.ForkCheckInterval = defaultForkCheckInterval
 	}
 	if cfg.StateTime.IsZero() {
 		cfg.StateTime = time.Now()
@@ -172,7 +186,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		caughtUpAt: cfg.StateTime,
 		events:     map[string]uint64{},
 		errs:       map[errKey]uint64{},
-		resyncs:    map[string]uint64{ReasonRetention: 0, ReasonPoison: 0},
+		resyncs:    map[string]uint64{ReasonRetention: 0, ReasonPoison: 0, ReasonFork: 0},
 	}
 	r.log = log.With("source", r.name)
 	r.events[r.name] = 0
@@ -216,6 +230,7 @@ func (r *Runner) Run(ctx context.Context, from replica.Position) error {
 		srcCtx, cancel := context.WithCancel(ctx)
 		r.mu.Lock()
 		r.phase, r.resync, r.cancelSource = StateConnecting, "", cancel
+		r.fork.needCheck = true // check for a fork on each (re)start
 		r.mu.Unlock()
 		err := r.cfg.Source.Run(srcCtx, pos, r.handle)
 		cancel()
@@ -260,6 +275,18 @@ func (r *Runner) Run(ctx context.Context, from replica.Position) error {
 			continue
 		}
 
+		if r.cfg.Feed == nil && reason == ReasonFork {
+			// Following the transport further would apply the new log's
+			// events on top of the lost one's. Keep serving the last state,
+			// report it, and wait for an operator.
+			r.reject(KindFork, r.cfg.Engine.State().Revision()+1, time.Time{},
+				errors.New("the control plane's event log forked and this node has no control-plane URL to re-bootstrap from: ingest is stopped; restart the node with --control-plane-url or from a fresh snapshot (--import)"))
+			r.mu.Lock()
+			r.phase = StateFailing
+			r.mu.Unlock()
+			<-ctx.Done()
+			return nil
+		}
 		if r.cfg.Feed == nil {
 			r.reject(KindRetention, r.cfg.Engine.State().Revision()+1, time.Time{},
 				fmt.Errorf("cannot re-bootstrap (%s) without a feed", reason))
@@ -296,7 +323,9 @@ func (r *Runner) bootstrap(ctx context.Context, reason string, backoff *Backoff)
 		}
 		applied := r.cfg.Engine.State().Revision()
 		st, pos, err := r.download(ctx)
-		if err == nil && st.Revision() < applied {
+		// After a fork the control plane's log may be shorter than what was
+		// applied: going back is the point.
+		if err == nil && st.Revision() < applied && reason != ReasonFork {
 			err = fmt.Errorf("snapshot at revision %d is behind the applied revision %d", st.Revision(), applied)
 		}
 		if err != nil {
@@ -315,6 +344,10 @@ func (r *Runner) bootstrap(ctx context.Context, reason string, backoff *Backoff)
 		r.resyncs[reason]++
 		r.pos = pos
 		r.head = max(r.head, pos.Seq)
+		if reason == ReasonFork {
+			r.head = pos.Seq // the old head belonged to the lost branch
+		}
+		r.forkReset()
 		r.poisonCount = 0
 		if r.poisonSeq != 0 && pos.Seq >= r.poisonSeq {
 			r.poisonSeq, r.stuck, r.lagFrom = 0, "", time.Time{}
@@ -344,7 +377,14 @@ func (r *Runner) download(ctx context.Context) (*replica.State, replica.Position
 func (r *Runner) handle(ctx context.Context, m Message) error {
 	now := time.Now()
 	st := r.cfg.Engine.State()
+	if err := r.originBefore(m, st.Revision()); err != nil {
+		return err
+	}
 	if m.Data == nil {
+		// Check before the heartbeat can report caught-up.
+		if err := r.originAfter(ctx, m); err != nil {
+			return err
+		}
 		r.heartbeat(m, st.Revision(), now)
 		return nil
 	}
@@ -378,7 +418,7 @@ func (r *Runner) handle(ctx context.Context, m Message) error {
 		return err // fill has reported it
 	}
 	r.accepted(m, ev.Seq, ev.Time, before, st.Revision(), now)
-	return nil
+	return r.originAfter(ctx, m)
 }
 
 // fill applies the events between the state's revision and ev from the
@@ -447,6 +487,7 @@ func (r *Runner) accepted(m Message, seq uint64, evTime time.Time, before, appli
 	if applied > before {
 		r.events[r.name]++
 		r.progress = true
+		r.fork.fresh = false
 	}
 	r.pos.Seq = applied
 	if m.After.KafkaOffset >= 0 {

@@ -61,6 +61,7 @@ type nodeConfig struct {
 	from          replica.Position
 	poisonRetries int
 	logger        *slog.Logger
+	state         *replica.State // the starting state (nil: empty)
 }
 
 func replicaConfig(env string) replica.Config {
@@ -77,7 +78,11 @@ func loadSnapshot(env string) func(io.Reader) (*replica.State, replica.Position,
 
 func startNode(t *testing.T, cfg nodeConfig) *node {
 	t.Helper()
-	engine, err := query.New(replica.New(replicaConfig(cfg.env)), query.Config{CacheMaxBytes: -1})
+	st := cfg.state
+	if st == nil {
+		st = replica.New(replicaConfig(cfg.env))
+	}
+	engine, err := query.New(st, query.Config{CacheMaxBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

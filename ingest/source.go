@@ -35,6 +35,52 @@ type Message struct {
 	// 0 means the source was caught up with its head when it delivered the
 	// message, -1 that it does not know.
 	Behind int64
+	// Origin is what the transport says, with this message, about the
+	// control plane's log (for fork detection); nil when it says nothing.
+	Origin *Origin
+}
+
+// Origin describes the control plane's event log as a transport or the
+// control plane reports it. The Runner compares it with its state to
+// detect a fork: a changed log id, a head below the applied seq, or a
+// different state digest at the same seq (see runner_fork.go).
+type Origin struct {
+	// LogID is the log's id ("" when unknown). A control plane that lost its
+	// data directory starts a log with a new id.
+	LogID string
+	// Head is the newest seq of the log, when HasHead.
+	Head    uint64
+	HasHead bool
+	// Digest is the control plane's state digest at seq DigestSeq ("" when
+	// unknown).
+	Digest    string
+	DigestSeq uint64
+	// Republished marks the first message a control plane published after
+	// finding another log's events on the transport (it was restored from a
+	// backup or re-seeded): what came before it on the transport may be a
+	// lost branch, so a node that reads it re-bootstraps.
+	Republished bool
+}
+
+// IsRepublished reports whether o (possibly nil) marks a republished
+// message.
+func (o *Origin) IsRepublished() bool { return o != nil && o.Republished }
+
+// Message headers with which the reference control plane publishes events
+// to Kafka and NATS, read by their Sources into an Origin.
+const (
+	// HeaderLogID carries the log id on every message.
+	HeaderLogID = "Outpost-Log-Id"
+	// HeaderRepublished ("true") marks Origin.Republished.
+	HeaderRepublished = "Outpost-Republished"
+)
+
+// OriginReader is implemented by feeds that can report the control
+// plane's Origin on request (*poll.Client). The Runner consults it to
+// check for a fork when the Source's messages do not carry an Origin with
+// a digest (Kafka, NATS).
+type OriginReader interface {
+	Origin(ctx context.Context) (Origin, error)
 }
 
 // Handler consumes messages in transport order. A nil return accepts the

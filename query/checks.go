@@ -44,7 +44,7 @@ func (e *Engine) Authorize(c Check) (bool, Meta, error) {
 	}
 	var key string
 	if len(c.Context) == 0 {
-		key = cacheKey(m.Revision, "authz", actor.Type, actor.ID, c.Action, res.Type, res.ID)
+		key = cacheKey(v.StoreID(), m.Revision, "authz", actor.Type, actor.ID, c.Action, res.Type, res.ID)
 		if a, ok := e.cached(key); ok {
 			m.Cached = true
 			return a.(bool), m, nil
@@ -135,7 +135,7 @@ func (e *Engine) List(actor replica.Value, action, resourceType string, context 
 	}
 	var key string
 	if len(context) == 0 {
-		key = cacheKey(m.Revision, "list", a.Type, a.ID, action, resourceType)
+		key = cacheKey(v.StoreID(), m.Revision, "list", a.Type, a.ID, action, resourceType)
 		if c, ok := e.cached(key); ok {
 			m.Cached = true
 			la := c.(listAnswer)

@@ -221,10 +221,15 @@ func canonical(field string, v replica.Value) (polar.Value, error) {
 	return polar.Value(c), nil
 }
 
-// cacheKey builds a key from the revision and the parts of a question.
-func cacheKey(rev uint64, kind string, parts ...string) string {
+// cacheKey builds a key from the state's store id, the revision and the
+// parts of a question. The store id matters: after a re-bootstrap (a
+// control plane restored from a backup, #17 item 3) a new state can hold
+// other facts at a revision already cached.
+func cacheKey(store, rev uint64, kind string, parts ...string) string {
 	var b strings.Builder
-	b.Grow(32 + 16*len(parts))
+	b.Grow(40 + 16*len(parts))
+	b.WriteString(strconv.FormatUint(store, 36))
+	b.WriteByte('.')
 	b.WriteString(strconv.FormatUint(rev, 36))
 	b.WriteByte('|')
 	b.WriteString(kind)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -94,13 +96,16 @@ func New(cfg Config, capture func() (*replica.Export, replica.Position), log *sl
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	store, err := OpenStore(cfg.Dir, cfg.Keep)
+	store, err := OpenStoreFor(cfg.Dir, cfg.Keep, cfg.Env)
 	if err != nil {
 		return nil, err
 	}
 	s := &Snapshotter{cfg: cfg, store: store, capture: capture, log: log, started: time.Now()}
-	if list, err := store.List(); err == nil && len(list) > 0 {
-		s.last, s.hasLast = list[len(list)-1], true
+	s.last, s.hasLast = store.newestOwn()
+	if foreign, envs, err := store.Foreign(); err == nil && len(foreign) > 0 {
+		log.Warn("the checkpoint directory holds checkpoints of other environments; they are left alone and do not count toward retention",
+			"dir", cfg.Dir, "env", cfg.Env, "foreign", len(foreign), "example", filepath.Base(foreign[0].Path),
+			"example_env", envs[foreign[0].Path])
 	}
 	if err := s.initMetrics(cfg.Registerer); err != nil {
 		return nil, err
@@ -254,6 +259,11 @@ func (s *Snapshotter) Status() map[string]any {
 	if s.lastErr != nil {
 		st["last_error"] = s.lastErr.Error()
 	}
+	if s.hasLast && !fileExists(s.last.Path) {
+		// Removed behind our back (an operator, another process): never
+		// name a file that is gone.
+		s.last, s.hasLast = s.store.newestOwn()
+	}
 	if s.hasLast {
 		st["last_path"] = s.last.Path
 		st["revision"] = s.last.Seq
@@ -263,4 +273,9 @@ func (s *Snapshotter) Status() map[string]any {
 		st["duration_seconds"] = s.lastDur.Seconds()
 	}
 	return st
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -41,8 +41,12 @@ const (
 type Store struct {
 	dir  string
 	keep int
+	env  string // OpenStoreFor: retention counts only this environment's files
 
 	mu sync.Mutex // serialises Save, prune and LoadLatest's renames
+
+	envMu sync.Mutex        // guards envs
+	envs  map[string]string // path -> environment in its header (fileEnv)
 }
 
 // Entry is one checkpoint file of a Store.
@@ -241,10 +245,11 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// prune deletes all but the newest keep checkpoints, and quarantined files
-// that sort before the oldest kept one. The caller holds mu.
+// prune deletes all but the newest keep checkpoints of the store's
+// environment (Own), and quarantined files that sort before the oldest
+// kept one. The caller holds mu.
 func (s *Store) prune() error {
-	list, err := s.List()
+	list, err := s.Own()
 	if err != nil {
 		return fmt.Errorf("prune checkpoints: %w", err)
 	}
@@ -291,15 +296,23 @@ func (s *Store) LoadLatest(cfg replica.Config, log *slog.Logger) (*replica.State
 		return nil, Header{}, "", err
 	}
 	var fails []error
+	foreign := 0 // checkpoints of other environments among fails
 	for _, e := range slices.Backward(list) {
 		st, h, err := s.load(e.Path, cfg)
 		if err == nil {
-			if len(fails) > 0 {
-				log.Warn("loaded an older checkpoint", "path", e.Path, "seq", h.Position.Seq, "skipped", len(fails))
+			if len(fails) > foreign {
+				log.Warn("loaded an older checkpoint", "path", e.Path, "seq", h.Position.Seq, "skipped", len(fails)-foreign)
 			}
 			return st, h, e.Path, nil
 		}
 		fails = append(fails, err)
+		if errors.Is(err, ErrWrongEnv) {
+			// Another environment's checkpoint in a shared directory: not
+			// this node's, and not a problem (see OpenStoreFor).
+			log.Info("skipping a checkpoint of another environment", "path", e.Path, "err", err)
+			foreign++
+			continue
+		}
 		bad := errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrNotCheckpoint)
 		log.Error("checkpoint is not usable; trying the previous one", "path", e.Path, "seq", e.Seq, "err", err, "quarantined", bad)
 		if bad {

@@ -41,8 +41,14 @@ func (c *config) replicaConfig() replica.Config {
 // development alternative to all of them.
 func bootstrap(ctx context.Context, c *config, feed *poll.Client, store *snapshotter.Store, log *slog.Logger) (start, error) {
 	if c.PolicyFile != "" {
-		st, err := fromPolicyFile(c)
-		return start{state: st, pos: replica.Position{Seq: st.Revision(), KafkaOffset: -1}, asOf: time.Now(), from: "policy file"}, err
+		st := c.policyState
+		if st == nil {
+			var err error
+			if st, err = fromPolicyFile(c); err != nil {
+				return start{}, err
+			}
+		}
+		return start{state: st, pos: replica.Position{Seq: st.Revision(), KafkaOffset: -1}, asOf: time.Now(), from: "policy file"}, nil
 	}
 	local, lh, path, err := store.LoadLatest(c.replicaConfig(), log)
 	haveLocal := err == nil
@@ -142,20 +148,20 @@ func readCheckpointFile(path string, cfg replica.Config) (*replica.State, snapsh
 func fromPolicyFile(c *config) (*replica.State, error) {
 	src, err := os.ReadFile(c.PolicyFile)
 	if err != nil {
-		return nil, fmt.Errorf("read policy: %w", err)
+		return nil, fmt.Errorf("--policy: %w", err)
 	}
 	st := replica.New(c.replicaConfig())
 	ev := replica.Event{Env: c.Environment, Seq: 1, Time: time.Now().UTC(), Kind: replica.KindPolicy,
 		Policy: &replica.PolicySource{Src: string(src), Filename: c.PolicyFile}}
 	if err := st.Apply(ev); err != nil {
-		return nil, fmt.Errorf("policy %s: %w", c.PolicyFile, err)
+		return nil, fmt.Errorf("--policy %s: %w", c.PolicyFile, err)
 	}
 	if c.EventsFile == "" {
 		return st, nil
 	}
 	f, err := os.Open(c.EventsFile)
 	if err != nil {
-		return nil, fmt.Errorf("read events: %w", err)
+		return nil, fmt.Errorf("--events: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -166,17 +172,17 @@ func fromPolicyFile(c *config) (*replica.State, error) {
 		}
 		ev, err := replica.DecodeEvent(sc.Bytes())
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", c.EventsFile, line, err)
+			return nil, fmt.Errorf("--events %s:%d: %w", c.EventsFile, line, err)
 		}
 		// the file's events follow the policy event: they are renumbered in
 		// file order, so any seq in the file is fine
 		ev.Env, ev.Seq = c.Environment, st.Revision()+1
 		if err := st.Apply(ev); err != nil {
-			return nil, fmt.Errorf("%s:%d: apply event %d: %w", c.EventsFile, line, ev.Seq, err)
+			return nil, fmt.Errorf("--events %s:%d: apply event %d: %w", c.EventsFile, line, ev.Seq, err)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read events: %w", err)
+		return nil, fmt.Errorf("--events %s: %w", c.EventsFile, err)
 	}
 	return st, nil
 }

@@ -58,6 +58,10 @@ type config struct {
 	Import     string
 	PolicyFile string
 	EventsFile string
+
+	// policyState is --policy and --events loaded by run before serving,
+	// so that a bad file is one error line, not a failure inside serve.
+	policyState *replica.State
 }
 
 // envLookup reads the environment; tests replace it.

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -52,6 +53,16 @@ func run(ctx context.Context, args []string, env envLookup, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "outpost: %v\n", err)
 		return 2
 	}
+	if c.PolicyFile != "" {
+		// A missing or bad --policy or --events file is one line naming the
+		// file and the problem, exit 1 (#17 item 5).
+		st, err := fromPolicyFile(c)
+		if err != nil {
+			fmt.Fprintf(stderr, "outpost: %s\n", oneLine(err.Error()))
+			return 1
+		}
+		c.policyState = st
+	}
 	log := newLogger(stderr, c.LogLevel)
 	if c.Export != "" {
 		if err := export(ctx, c, log); err != nil {
@@ -82,4 +93,16 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// oneLine joins the lines of a multi-line message (a compiler's list of
+// errors) with "; ".
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
 }

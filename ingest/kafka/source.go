@@ -218,14 +218,19 @@ func (r *reader) step(ctx context.Context, h ingest.Handler) error {
 			return fmt.Errorf("read record %d: %w", rec.Offset, err)
 		}
 		next := rec.Offset + 1
+		origin := recordOrigin(rec.Headers)
 		if r.skipTo > 0 {
-			if seq, ok := ingest.PeekSeq(data); ok && seq <= r.skipTo {
+			// A republished marker is delivered even at or below skipTo:
+			// it says what came before it may be another log's (fork).
+			seq, ok := ingest.PeekSeq(data)
+			if below := ok && seq <= r.skipTo; below && !origin.IsRepublished() {
 				r.offset = next
 				continue
+			} else if !below {
+				r.skipTo = 0
 			}
-			r.skipTo = 0
 		}
-		m := ingest.Message{Data: data, After: position(next), Behind: max(res.HighWatermark-next, 0)}
+		m := ingest.Message{Data: data, After: position(next), Behind: max(res.HighWatermark-next, 0), Origin: origin}
 		if err := h(ctx, m); err != nil {
 			if ctx.Err() == nil {
 				r.retry.Reject(ctx)

@@ -1,6 +1,6 @@
 // Package nats reads an environment's events from its NATS JetStream
 // stream (DESIGN.md §3: stream OUTPOST_<ENV>, subject outpost.<env>.events,
-// Nats-Msg-Id "<env>:<seq>") with an ordered consumer of nats.go's
+// Nats-Msg-Id "<env>:<seq>:<hash>") with an ordered consumer of nats.go's
 // jetstream package: ephemeral, flow-controlled, recreated by the client
 // when it detects a missed heartbeat or a sequence mismatch.
 //

@@ -227,14 +227,19 @@ func (c *consumer) run(ctx context.Context, h ingest.Handler) error {
 		if data == nil {
 			data = []byte{} // an empty payload is poison, not a heartbeat
 		}
+		origin := msgOrigin(msg.Headers())
 		if c.skipTo > 0 {
-			if seq, ok := ingest.PeekSeq(data); ok && seq <= c.skipTo {
+			// A republished marker is delivered even at or below skipTo:
+			// it says what came before it may be another log's (fork).
+			seq, ok := ingest.PeekSeq(data)
+			if below := ok && seq <= c.skipTo; below && !origin.IsRepublished() {
 				c.next, c.exact = sseq+1, true
 				continue
+			} else if !below {
+				c.skipTo = 0
 			}
-			c.skipTo = 0
 		}
-		m := ingest.Message{Data: data, After: position(sseq + 1), Behind: int64(md.NumPending)}
+		m := ingest.Message{Data: data, After: position(sseq + 1), Behind: int64(md.NumPending), Origin: origin}
 		if err := h(ctx, m); err != nil {
 			if ctx.Err() != nil || !c.retry.Reject(ctx) {
 				return nil

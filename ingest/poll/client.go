@@ -65,6 +65,14 @@ func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]json.Ra
 // poll asks for events after after, letting the control plane wait up to
 // wait for the first one.
 func (c *Client) poll(ctx context.Context, after uint64, limit int, wait time.Duration) ([]json.RawMessage, uint64, error) {
+	evs, o, err := c.pollOrigin(ctx, after, limit, wait)
+	return evs, o.Head, err
+}
+
+// pollOrigin is poll returning, besides the events, what the answer says
+// about the log (its head, and the log id and digest when the control
+// plane sends them).
+func (c *Client) pollOrigin(ctx context.Context, after uint64, limit int, wait time.Duration) ([]json.RawMessage, ingest.Origin, error) {
 	if limit <= 0 {
 		limit = c.cfg.Limit
 	}
@@ -77,20 +85,21 @@ func (c *Client) poll(ctx context.Context, after uint64, limit int, wait time.Du
 	op := "poll events after " + strconv.FormatUint(after, 10)
 	resp, err := c.get(ctx, c.events+"?"+q.Encode(), op)
 	if err != nil {
-		return nil, 0, err
+		return nil, ingest.Origin{}, err
 	}
 	defer resp.Body.Close()
 	var body struct {
 		Events []json.RawMessage `json:"events"`
 		Head   *uint64           `json:"head"`
+		feedOrigin
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, 0, fmt.Errorf("%s: decode answer: %w", op, err)
+		return nil, ingest.Origin{}, fmt.Errorf("%s: decode answer: %w", op, err)
 	}
 	if body.Head == nil {
-		return nil, 0, fmt.Errorf("%s: answer has no head", op)
+		return nil, ingest.Origin{}, fmt.Errorf("%s: answer has no head", op)
 	}
-	return body.Events, *body.Head, nil
+	return body.Events, body.origin(*body.Head), nil
 }
 
 // Snapshot starts downloading the environment's snapshot (checkpoint

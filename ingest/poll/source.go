@@ -51,7 +51,8 @@ func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handle
 	var wait time.Duration // the first poll answers at once
 	var lastEmpty time.Time
 	for ctx.Err() == nil {
-		events, head, err := s.client.poll(ctx, after, 0, wait)
+		events, origin, err := s.client.pollOrigin(ctx, after, 0, wait)
+		head := origin.Head
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -81,7 +82,7 @@ func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handle
 				behind = int64(head - after)
 			}
 			// A heartbeat is accepted or not; there is nothing to redeliver.
-			_ = h(ctx, ingest.Message{After: position(after), Behind: behind})
+			_ = h(ctx, ingest.Message{After: position(after), Behind: behind, Origin: &origin})
 			continue
 		}
 
@@ -96,7 +97,7 @@ func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handle
 			if head > seq {
 				behind = int64(head - seq)
 			}
-			if err := h(ctx, ingest.Message{Data: raw, After: position(seq), Behind: behind}); err != nil {
+			if err := h(ctx, ingest.Message{Data: raw, After: position(seq), Behind: behind, Origin: &origin}); err != nil {
 				if ctx.Err() != nil || !s.retry.Reject(ctx) {
 					return nil
 				}

@@ -53,7 +53,13 @@
 //     Events are never reordered or skipped; a duplicate can only appear when
 //     a produce succeeded but its acknowledgement was lost and the broker's
 //     last record was read before it became visible (JetStream also drops
-//     it by Nats-Msg-Id).
+//     it by Nats-Msg-Id "<env>:<seq>:<hash>"). When the broker's last event
+//     is not this log's (a seq beyond the head, or other bytes at the same
+//     seq: the control plane was restored from a backup or re-seeded), they
+//     republish from the head, marking that event Outpost-Republished; every
+//     message carries Outpost-Log-Id (fork detection, #17).
+//   - The feed's answers carry log_id, and the state digest at digest_seq,
+//     so that nodes can detect a fork.
 //   - API keys: the configured keys' SHA-256 hashes are the state's tokens; a
 //     tokens event is appended on start whenever they differ. Keys are never
 //     logged or stored.

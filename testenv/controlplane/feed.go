@@ -8,7 +8,9 @@ import (
 )
 
 // getEvents: GET /v1/envs/{env}/events?after=N&limit=M&wait=D answers
-// {"events":[...],"head":H} with the events after N in order (at most M,
+// {"events":[...],"head":H,"log_id":ID,"digest":D,"digest_seq":S} (D is
+// the state digest at seq S, which may be past H by an event being
+// committed) with the events after N in order (at most M,
 // default DefaultFeedLimit, capped at MaxFeedLimit), each the exact JSON of
 // a replica.Event as stored in the log. With no event after N it waits up to
 // D (a Go duration such as 25s, or seconds; capped at MaxFeedWait; default
@@ -85,6 +87,15 @@ func (s *Server) writeEvents(w http.ResponseWriter, after uint64, limit int, hea
 	}
 	b.WriteString(`],"head":`)
 	b.WriteString(strconv.FormatUint(head, 10))
+	// The log id and the state digest at a seq let a node detect a fork
+	// (a restored or re-seeded control plane): see feedOrigin.
+	digest, dseq := s.digestNow()
+	b.WriteString(`,"log_id":`)
+	b.WriteString(strconv.Quote(s.elog.ID()))
+	b.WriteString(`,"digest":`)
+	b.WriteString(strconv.Quote(digest))
+	b.WriteString(`,"digest_seq":`)
+	b.WriteString(strconv.FormatUint(dseq, 10))
 	b.WriteString("}\n")
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Outpost-Revision", strconv.FormatUint(head, 10))

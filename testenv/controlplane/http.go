@@ -143,10 +143,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // authorize checks the bearer key: 0 when it may proceed, else the status
 // and message to answer with.
 func (s *Server) authorize(r *http.Request, need string) (int, string) {
-	h := r.Header.Get("Authorization")
-	key, ok := strings.CutPrefix(h, "Bearer ")
-	key = strings.TrimSpace(key)
-	if !ok || key == "" {
+	key, ok := bearerKey(r.Header.Get("Authorization"))
+	if !ok {
 		return http.StatusUnauthorized, "missing API key: send Authorization: Bearer <key>"
 	}
 	sum := sha256.Sum256([]byte(key))
@@ -158,6 +156,18 @@ func (s *Server) authorize(r *http.Request, need string) (int, string) {
 		return http.StatusForbidden, "this API key has read access; this endpoint needs a key with write access"
 	}
 	return 0, ""
+}
+
+// bearerKey extracts the key of "Bearer <key>". The scheme is
+// case-insensitive (RFC 7235 §2.1), as on the Check API (#17 item 5), and
+// white space around the scheme and key is trimmed.
+func bearerKey(h string) (string, bool) {
+	scheme, key, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	key = strings.TrimSpace(key)
+	return key, key != ""
 }
 
 // feed wraps a /v1/envs/{env}/... handler: bearer auth (read access) and

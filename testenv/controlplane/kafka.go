@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/outpost-authz/outpost/ingest"
 )
 
 // kafkaMaxMessageBytes is the max.message.bytes the topic is created with,
@@ -37,7 +39,7 @@ func newKafkaTransport(env string, cfg KafkaConfig) *kafkaTransport {
 
 func (k *kafkaTransport) name() string { return "kafka" }
 
-func (k *kafkaTransport) connect(ctx context.Context) (uint64, int64, error) {
+func (k *kafkaTransport) connect(ctx context.Context) (uint64, []byte, int64, error) {
 	k.close()
 	k.tr = &kafka.Transport{DialTimeout: 3 * time.Second, MetadataTTL: 5 * time.Second, IdleTimeout: 30 * time.Second,
 		TLS: k.cfg.TLS, SASL: k.cfg.SASL}
@@ -49,78 +51,83 @@ func (k *kafkaTransport) connect(ctx context.Context) (uint64, int64, error) {
 		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(kafkaMaxMessageBytes)}},
 	}}})
 	if err != nil {
-		return 0, 0, fmt.Errorf("create topic %s: %w", k.cfg.Topic, err)
+		return 0, nil, 0, fmt.Errorf("create topic %s: %w", k.cfg.Topic, err)
 	}
 	if err := res.Errors[k.cfg.Topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return 0, 0, fmt.Errorf("create topic %s: %w", k.cfg.Topic, err)
+		return 0, nil, 0, fmt.Errorf("create topic %s: %w", k.cfg.Topic, err)
 	}
 	offs, err := k.cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
 		k.cfg.Topic: {kafka.FirstOffsetOf(0), kafka.LastOffsetOf(0)},
 	}})
 	if err != nil {
-		return 0, 0, fmt.Errorf("list offsets of %s: %w", k.cfg.Topic, err)
+		return 0, nil, 0, fmt.Errorf("list offsets of %s: %w", k.cfg.Topic, err)
 	}
 	parts := offs.Topics[k.cfg.Topic]
 	if len(parts) != 1 {
-		return 0, 0, fmt.Errorf("list offsets of %s: got %d partitions", k.cfg.Topic, len(parts))
+		return 0, nil, 0, fmt.Errorf("list offsets of %s: got %d partitions", k.cfg.Topic, len(parts))
 	}
 	if parts[0].Error != nil {
-		return 0, 0, fmt.Errorf("list offsets of %s: %w", k.cfg.Topic, parts[0].Error)
+		return 0, nil, 0, fmt.Errorf("list offsets of %s: %w", k.cfg.Topic, parts[0].Error)
 	}
 	first, end := parts[0].FirstOffset, parts[0].LastOffset
 	if end <= first {
 		k.ready = true
-		return 0, end, nil
+		return 0, nil, end, nil
 	}
-	last, err := k.lastSeq(ctx, end-1)
+	last, data, err := k.lastSeq(ctx, end-1)
 	if err != nil {
-		return 0, 0, err
+		return 0, nil, 0, err
 	}
 	k.ready = true
-	return last, end, nil
+	return last, data, end, nil
 }
 
-// lastSeq reads the record at offset off and returns its event's seq.
-func (k *kafkaTransport) lastSeq(ctx context.Context, off int64) (uint64, error) {
+// lastSeq reads the record at offset off and returns its event's seq and
+// bytes.
+func (k *kafkaTransport) lastSeq(ctx context.Context, off int64) (uint64, []byte, error) {
 	res, err := k.cl.Fetch(ctx, &kafka.FetchRequest{Topic: k.cfg.Topic, Partition: 0, Offset: off,
 		MinBytes: 1, MaxBytes: kafkaMaxMessageBytes + 1<<20, MaxWait: time.Second})
 	if err != nil {
-		return 0, fmt.Errorf("fetch last record of %s: %w", k.cfg.Topic, err)
+		return 0, nil, fmt.Errorf("fetch last record of %s: %w", k.cfg.Topic, err)
 	}
 	if res.Error != nil {
-		return 0, fmt.Errorf("fetch last record of %s: %w", k.cfg.Topic, res.Error)
+		return 0, nil, fmt.Errorf("fetch last record of %s: %w", k.cfg.Topic, res.Error)
 	}
 	for {
 		rec, err := res.Records.ReadRecord()
 		if err != nil {
-			return 0, fmt.Errorf("fetch last record of %s at offset %d: %w", k.cfg.Topic, off, err)
+			return 0, nil, fmt.Errorf("fetch last record of %s at offset %d: %w", k.cfg.Topic, off, err)
 		}
 		if rec.Offset != off {
 			continue
 		}
 		if rec.Value == nil {
-			return 0, fmt.Errorf("last record of %s at offset %d has no value", k.cfg.Topic, off)
+			return 0, nil, fmt.Errorf("last record of %s at offset %d has no value", k.cfg.Topic, off)
 		}
 		data, err := io.ReadAll(rec.Value)
 		rec.Value.Close()
 		if err != nil {
-			return 0, fmt.Errorf("fetch last record of %s: %w", k.cfg.Topic, err)
+			return 0, nil, fmt.Errorf("fetch last record of %s: %w", k.cfg.Topic, err)
 		}
 		seq, err := eventSeq(data)
 		if err != nil {
-			return 0, fmt.Errorf("last record of %s at offset %d: %w", k.cfg.Topic, off, err)
+			return 0, nil, fmt.Errorf("last record of %s at offset %d: %w", k.cfg.Topic, off, err)
 		}
-		return seq, nil
+		return seq, data, nil
 	}
 }
 
-func (k *kafkaTransport) publish(ctx context.Context, events [][]byte) ([]int64, error) {
+func (k *kafkaTransport) publish(ctx context.Context, events [][]byte, meta publishMeta) ([]int64, error) {
 	if !k.ready {
 		return nil, errors.New("kafka: not connected")
 	}
 	recs := make([]kafka.Record, len(events))
 	for i, e := range events {
-		recs[i] = kafka.Record{Key: kafka.NewBytes(k.key), Value: kafka.NewBytes(e)}
+		recs[i] = kafka.Record{Key: kafka.NewBytes(k.key), Value: kafka.NewBytes(e),
+			Headers: []kafka.Header{{Key: ingest.HeaderLogID, Value: []byte(meta.logID)}}}
+		if i == 0 && meta.republished {
+			recs[i].Headers = append(recs[i].Headers, kafka.Header{Key: ingest.HeaderRepublished, Value: []byte("true")})
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

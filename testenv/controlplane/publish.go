@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,16 +17,24 @@ import (
 type transport interface {
 	name() string
 	// connect dials the broker, ensures the topic or stream exists, and
-	// reports the seq of the last event the broker holds (0 for none) and
-	// the transport position just after it.
-	connect(ctx context.Context) (last uint64, next int64, err error)
+	// reports the seq of the last event the broker holds (0 for none), its
+	// bytes, and the transport position just after it.
+	connect(ctx context.Context) (last uint64, lastData []byte, next int64, err error)
 	// publish sends events (consecutive seqs, in order) and returns, for
 	// each, the transport position just after it once the broker has
 	// acknowledged it. On error nothing may be assumed about which events
-	// were stored; the publisher reconnects and asks the broker.
-	publish(ctx context.Context, events [][]byte) (nexts []int64, err error)
+	// were stored; the publisher reconnects and asks the broker. Every
+	// message carries meta.logID (ingest.HeaderLogID); the first one is
+	// marked ingest.HeaderRepublished when meta.republished.
+	publish(ctx context.Context, events [][]byte, meta publishMeta) (nexts []int64, err error)
 	// close releases connections. connect may be called again after it.
 	close()
+}
+
+// publishMeta is what a publish call sends besides the events.
+type publishMeta struct {
+	logID       string
+	republished bool // mark the first event: another log's events precede it
 }
 
 // Publishing limits per publish call.
@@ -103,16 +112,17 @@ func (p *publisher) Run(ctx context.Context) error {
 		sleep(ctx, b.Next())
 	}
 	connected := false
-	var next uint64 // the next seq to publish
+	republish := false // the next publish follows another log's events
+	var next uint64    // the next seq to publish
 	for ctx.Err() == nil {
 		if !connected {
-			last, pos, err := p.t.connect(ctx)
+			last, lastData, pos, err := p.t.connect(ctx)
 			if err != nil {
 				fail("connect", err)
 				continue
 			}
-			if head := p.s.elog.head(); last > head {
-				fail("connect", fmt.Errorf("the broker holds seq %d beyond this log's head %d: it was fed by another log", last, head))
+			if n, foreign := p.foreignBranch(last, lastData); foreign {
+				next, connected, republish = n, true, true
 				continue
 			}
 			if last > 0 {
@@ -135,7 +145,7 @@ func (p *publisher) Run(ctx context.Context) error {
 			continue
 		}
 		evs = limitBytes(evs, publishMaxBytes)
-		nexts, err := p.t.publish(ctx, evs)
+		nexts, err := p.t.publish(ctx, evs, publishMeta{logID: p.s.elog.ID(), republished: republish})
 		if err != nil {
 			connected = false
 			if ctx.Err() == nil {
@@ -146,6 +156,7 @@ func (p *publisher) Run(ctx context.Context) error {
 		for i, pos := range nexts {
 			p.record(next+uint64(i), pos)
 		}
+		republish = republish && len(nexts) == 0
 		next += uint64(len(nexts))
 		b.Reset()
 		if failing {
@@ -190,4 +201,32 @@ func eventSeq(data []byte) (uint64, error) {
 		return 0, fmt.Errorf("decode event seq: no seq")
 	}
 	return ev.Seq, nil
+}
+
+// foreignBranch reports whether the broker's last event is not this log's:
+// a seq beyond the head, or other bytes at the same seq. That happens when
+// the control plane was restored from a backup or re-seeded after losing
+// its data directory while the broker kept what the lost log published.
+// Publishing resumes then from this log's head (republished), so that the
+// positions of the head and of every later event are known again and
+// snapshots carry them: a node that detects the fork re-bootstraps from a
+// snapshot and resumes right after it, past the lost branch's events
+// (issue #17 item 3). It returns the next seq to publish.
+func (p *publisher) foreignBranch(last uint64, lastData []byte) (uint64, bool) {
+	if last == 0 {
+		return 0, false
+	}
+	head := p.s.elog.head()
+	why := ""
+	if last > head {
+		why = fmt.Sprintf("the broker holds seq %d beyond this log's head %d", last, head)
+	} else if ours, err := p.s.elog.read(last, 1); err == nil && len(ours) == 1 && !bytes.Equal(ours[0], lastData) {
+		why = fmt.Sprintf("the broker's event %d is not this log's event %d", last, last)
+	}
+	if why == "" {
+		return 0, false
+	}
+	p.logger.Warn("the broker holds events of another log (a restored or re-seeded control plane); republishing from this log's head",
+		"reason", why, "head", head)
+	return max(head, 1), true
 }

@@ -52,6 +52,8 @@ type Server struct {
 	// lastCheckpoint is the seq of the newest checkpoint (0: none).
 	lastCheckpoint atomic.Uint64
 
+	dcache digestCache // the feed's digest of the current revision
+
 	// notifyMu guards changed, closed after every committed event.
 	notifyMu sync.Mutex
 	changed  chan struct{}
