@@ -18,6 +18,7 @@ type metrics struct {
 	unbounded     *prometheus.CounterVec   // endpoint
 	consistency   *prometheus.CounterVec   // outcome
 	rejected      prometheus.Counter
+	memRejected   prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, eng *query.Engine) (*metrics, error) {
@@ -44,9 +45,13 @@ func newMetrics(reg *prometheus.Registry, eng *query.Engine) (*metrics, error) {
 			Name: "outpost_http_rejected_total",
 			Help: "Check API requests refused with 503 because MaxConcurrent requests were in progress.",
 		}),
+		memRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "outpost_http_memory_rejected_total",
+			Help: "Check API requests refused with 503 because their bodies did not fit the request memory budget (--request-memory) within 5 s.",
+		}),
 	}
 	cs := []prometheus.Collector{
-		m.requests, m.queryDuration, m.unbounded, m.consistency, m.rejected,
+		m.requests, m.queryDuration, m.unbounded, m.consistency, m.rejected, m.memRejected,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "outpost_cache_hits_total",
 			Help: "Answers served from the engine's answer cache.",

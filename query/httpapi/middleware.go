@@ -112,16 +112,6 @@ func (s *Server) api(ep endpoint) http.Handler {
 			writeError(w, err)
 			return
 		}
-		select {
-		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
-		default:
-			s.m.rejected.Inc()
-			w.Header().Set("Retry-After", "1")
-			writeError(w, &apiError{status: http.StatusServiceUnavailable,
-				msg: "too many concurrent requests (limit " + strconv.Itoa(s.cfg.MaxConcurrent) + "); retry shortly"})
-			return
-		}
 		info := s.stateInfo()
 		if !ep.anyState && !info.ready {
 			writeError(w, errNotReady)
@@ -134,12 +124,25 @@ func (s *Server) api(ep endpoint) http.Handler {
 		}
 		c := &call{w: w, r: r}
 		if ep.body {
-			obj, err := s.readBody(w, r)
+			// The body is read (within the memory budget) before an
+			// evaluation slot is taken: a slow body holds no slot.
+			f, release, err := s.readRequest(w, r)
+			defer release()
 			if err != nil {
 				writeError(w, err)
 				return
 			}
-			c.f = fields{obj: obj}
+			c.f = f
+		}
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		default:
+			s.m.rejected.Inc()
+			w.Header().Set("Retry-After", "1")
+			writeError(w, &apiError{status: http.StatusServiceUnavailable,
+				msg: "too many concurrent requests (limit " + strconv.Itoa(s.cfg.MaxConcurrent) + "); retry shortly"})
+			return
 		}
 		if err := s.consistency(c); err != nil {
 			writeError(w, err)
