@@ -80,7 +80,7 @@ bench:
 
 bench-smoke:
 	$(GO) build -o bin/ ./cmd/outpost-bench
-	bin/outpost-bench -facts 100000 -duration 1s -warmup 250ms -iterations 5000 -lag-writes 50 -timeout 3m \
+	bin/outpost-bench -facts 100000 -duration 1s -warmup 250ms -iterations 5000 -lag-writes 50 -timeout 3m -pinned-rounds 1 \
 	  -out bin/bench-smoke.json -md bin/bench-smoke.md >/dev/null
 
 # The soak test (testenv/soak; docs/reliability.md), not part of `make test`:

@@ -51,46 +51,43 @@ const maxMemoryWait = 5 * time.Second
 
 // readRequest reserves memory for the body (Content-Length ×
 // bodyMemoryFactor, waiting up to maxMemoryWait for other large requests
-// to finish), reads it within MaxBodyBytes and decodes it. release gives
-// the reservation back; call it once the answer is written, also on error.
-func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (f fields, release func(), err error) {
+// to finish), reads it within MaxBodyBytes and decodes it. The caller
+// gives reserved back to s.mem once the answer is written, also on error.
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (f fields, reserved int64, err error) {
 	limit := s.cfg.MaxBodyBytes
-	release = func() {}
 	if r.ContentLength > limit {
-		return f, release, tooLarge(limit)
+		return f, 0, tooLarge(limit)
 	}
 	n := r.ContentLength
 	if n < 0 { // chunked: reserve for a 64 KiB body, more once read
 		n = min(limit, 64<<10)
 	}
-	reserved, err := s.reserve(r, n)
-	if err != nil {
-		return f, release, err
+	if reserved, err = s.reserve(r, n); err != nil {
+		return f, 0, err
 	}
-	release = func() { s.mem.Release(reserved) }
 	var b []byte
-	body := http.MaxBytesReader(w, r.Body, limit)
 	if r.ContentLength >= 0 {
+		// net/http's body reader stops at Content-Length.
 		b = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(body, b)
+		_, err = io.ReadFull(r.Body, b)
 	} else {
-		b, err = io.ReadAll(body)
+		b, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return f, release, tooLarge(limit)
+			return f, reserved, tooLarge(limit)
 		}
-		return f, release, badRequest("read request body: %v", err)
+		return f, reserved, badRequest("read request body: %v", err)
 	}
 	if more := int64(len(b))*bodyMemoryFactor - reserved; more > 0 {
 		if !s.mem.TryAcquire(more) {
-			return f, release, s.memoryBusy()
+			return f, reserved, s.memoryBusy()
 		}
 		reserved += more
 	}
 	f, err = s.decodeBody(b)
-	return f, release, err
+	return f, reserved, err
 }
 
 // reserve takes n bytes of body (n × bodyMemoryFactor) from the memory

@@ -61,8 +61,30 @@ func tooLarge(limit int64) *apiError {
 		msg: "request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
 }
 
+// Header values and bodies of the two authorize answers, shared (never
+// modified: http.Header.Add appends to a full slice, which copies).
+var (
+	jsonType      = []string{"application/json"}
+	allowedBody   = []byte(`{"allowed":true}`)
+	deniedBody    = []byte(`{"allowed":false}`)
+	allowedLength = []string{strconv.Itoa(len(allowedBody))}
+	deniedLength  = []string{strconv.Itoa(len(deniedBody))}
+)
+
 // writeJSON writes v as the JSON body with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if a, ok := v.(authorizeResponse); ok && status == http.StatusOK {
+		h := w.Header()
+		h[keyType] = jsonType
+		body, length := deniedBody, deniedLength
+		if a.Allowed {
+			body, length = allowedBody, allowedLength
+		}
+		h[keyLength] = length
+		w.WriteHeader(status)
+		w.Write(body)
+		return
+	}
 	b, err := json.Marshal(v)
 	if err != nil { // only our own response types reach here
 		status = http.StatusInternalServerError

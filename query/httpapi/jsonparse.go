@@ -42,6 +42,9 @@ type ctxFacts struct {
 	err   error
 }
 
+// noContextFacts is an empty context_facts array (shared, never modified).
+var noContextFacts = &ctxFacts{}
+
 // factLimits bound the context facts of one request (0: unlimited).
 type factLimits struct {
 	count int // facts
@@ -400,11 +403,12 @@ func (p *jsonParser) skip() bool {
 func (p *jsonParser) contextFacts() bool {
 	start := p.i
 	p.i++ // '['
-	cf := &ctxFacts{}
-	p.cf = cf
 	if p.expect(']') {
+		p.cf = noContextFacts
 		return true
 	}
+	cf := &ctxFacts{}
+	p.cf = cf
 	var arena []replica.Value
 	for n := 0; ; n++ {
 		if p.lim.count > 0 && n >= p.lim.count {
