@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/outpost-authz/outpost/internal/memtune"
 	"github.com/outpost-authz/outpost/query"
 	"github.com/outpost-authz/outpost/query/httpapi"
 	"github.com/outpost-authz/outpost/replica"
@@ -67,6 +68,11 @@ func serveChild(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet(childServe, flag.ContinueOnError)
 	cp := fs.String("checkpoint", "", "checkpoint `file` to serve")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// The node's memory policy (GC target and soft limit), as cmd/outpost
+	// applies it at start.
+	if _, err := memtune.Apply(memtune.Config{}); err != nil {
 		return err
 	}
 	f, err := os.Open(*cp)

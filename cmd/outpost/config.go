@@ -47,6 +47,7 @@ type config struct {
 	MaxContextBytes    int
 	RequestMemoryMiB   int
 	MemoryLimitMiB     int
+	GCPercent          int
 
 	// Modes and development inputs.
 	Export     string
@@ -124,7 +125,8 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	num(&c.MaxContextFacts, "max-context-facts", "OUTPOST_MAX_CONTEXT_FACTS", 100_000, "context facts accepted in one request (0: no limit)")
 	num(&c.MaxContextBytes, "max-context-bytes", "OUTPOST_MAX_CONTEXT_BYTES", 0, "bytes of context_facts JSON accepted in one request (0: only the 10 MiB body limit)")
 	num(&c.RequestMemoryMiB, "request-memory-mib", "OUTPOST_REQUEST_MEMORY_MIB", 256, "memory budget in MiB of request bodies being read and answered (each reserves 4x its size)")
-	num(&c.MemoryLimitMiB, "memory-limit-mib", "OUTPOST_MEMORY_LIMIT_MIB", 0, "Go soft memory limit in MiB (0: GOMEMLIMIT if set, else derived from the cgroup or machine memory; -1: none)")
+	num(&c.MemoryLimitMiB, "memory-limit-mib", "OUTPOST_MEMORY_LIMIT_MIB", 0, "Go soft memory limit in MiB (0: GOMEMLIMIT if set, else 75% of the cgroup's or machine's memory; -1: none)")
+	num(&c.GCPercent, "gc-percent", "OUTPOST_GC_PERCENT", 0, "Go GC target percent (0: GOGC if set, else 40; -1: GOGC if set, else Go's 100)")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "OUTPOST_SHUTDOWN_TIMEOUT", 10*time.Second, "how long graceful shutdown may take")
 
 	str(&c.Export, "export", "OUTPOST_EXPORT", "", "write the current state to this checkpoint file and exit")
@@ -232,6 +234,9 @@ func (c *config) validate() []error {
 	}
 	if c.MemoryLimitMiB < -1 {
 		bad("--memory-limit-mib must be -1 (none), 0 (default) or a size in MiB")
+	}
+	if c.GCPercent < -1 {
+		bad("--gc-percent must be -1 (Go's default), 0 (default) or a percentage")
 	}
 	if c.Export != "" && c.Import != "" {
 		bad("--export and --import cannot be combined")
