@@ -42,6 +42,7 @@ fuzz-smoke:
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePrintParse$$' -fuzztime=$(FUZZTIME) ./query/polar
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEvent$$' -fuzztime=$(FUZZTIME) ./replica
 	$(GO) test -run='^$$' -fuzz='^FuzzRead$$' -fuzztime=$(FUZZTIME) ./snapshotter
+	$(GO) test -run='^$$' -fuzz='^FuzzStrictParser$$' -fuzztime=$(FUZZTIME) ./query/httpapi
 
 # The demo: a control plane with an embedded NATS broker and sample data,
 # and one Outpost node following it (scripts/demo.sh says what it prints).
