@@ -33,10 +33,9 @@ var targets = []target{
 	// "list of 10k accessible repos ≤ 5 ms": BigUser reaches 10k
 	// repositories from about 1M facts up (datasets.Shape.BigUser).
 	{scenario: "list_biguser", metric: "p50", atMost: true, limit: 5e6, minFacts: 1_000_000, text: "≤ 5 ms (10k repos)"},
-	// "HTTP authorize: ≥ 40k requests/s with keep-alive on 2 cores; p99 ≤
-	// 2 ms at half that rate". The load client runs on the same 2 cores.
-	{scenario: "http_authorize_peak", metric: "rate", limit: 40e3, text: "≥ 40k req/s"},
-	{scenario: "http_authorize_half_rate", metric: "p99", atMost: true, limit: 2e6, text: "≤ 2 ms"},
+	// The in-process HTTP figures (http_authorize_*: the load client in the
+	// same process, on the same 2 cores) are reported without a target:
+	// DESIGN.md §11 judges HTTP by the pinned comparison below.
 	// DESIGN.md §11: HTTP authorize, server pinned to one core, the load
 	// generator on the other, "≥ 80% of a minimal Go net/http handler
 	// measured the same way, p99 ≤ 2× its p99", cached and uncached; RSS
