@@ -56,7 +56,38 @@ type loadResult struct {
 	Errors   int64   `json:"errors"` // non-2xx answers and socket errors
 	P50US    float64 `json:"p50_us"`
 	P99US    float64 `json:"p99_us"`
-	Tool     string  `json:"-"`
+	// CPUSeconds is the server process's CPU time (user + system) during
+	// the run: unlike the rate, CPU per request does not depend on how
+	// much of its core the server got from the machine's other work.
+	CPUSeconds float64 `json:"-"`
+}
+
+func (lr loadResult) cpuPerRequest() float64 {
+	if lr.Requests == 0 {
+		return 0
+	}
+	return lr.CPUSeconds / float64(lr.Requests)
+}
+
+// pidCPU is the CPU time (utime + stime) of pid so far, from
+// /proc/PID/stat in clock ticks of 10 ms; 0 when unreadable.
+func pidCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields after it follow ") ".
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 { // utime and stime are fields 14 and 15, 12 and 13 after ")"
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // pinning says how processes are pinned: cores "0" and "1" with taskset
@@ -171,7 +202,9 @@ func (b *bench) httpPinned(ctx context.Context, reqs []request) ([]Result, error
 		if sample != nil {
 			sample.start(srv.Process.Pid)
 		}
+		cpu0 := pidCPU(srv.Process.Pid)
 		lr, err := b.loadGen(ctx, pin, wrk, self, bodies, url, b.c.duration)
+		lr.CPUSeconds = (pidCPU(srv.Process.Pid) - cpu0).Seconds()
 		if sample != nil {
 			sample.stop()
 		}
@@ -179,7 +212,8 @@ func (b *bench) httpPinned(ctx context.Context, reqs []request) ([]Result, error
 		if err == nil && lr.Errors > 0 {
 			err = fmt.Errorf("%s: %d of %d requests failed", name, lr.Errors, lr.Requests)
 		}
-		b.logf("http pinned %s: %.0f req/s, p50 %.0f µs, p99 %.0f µs (%s)", name, float64(lr.Requests)/lr.Seconds, lr.P50US, lr.P99US, tool)
+		b.logf("http pinned %s: %.0f req/s, p50 %.0f µs, p99 %.0f µs, server CPU %.1f µs/request (%s)", name,
+			float64(lr.Requests)/lr.Seconds, lr.P50US, lr.P99US, lr.cpuPerRequest()*1e6, tool)
 		return lr, err
 	}
 	// Rounds alternate the three servers so that the machine's changing
@@ -226,12 +260,18 @@ func (b *bench) httpPinned(ctx context.Context, reqs []request) ([]Result, error
 func pinnedResult(facts int, scenario string, lrs, base []loadResult, ratios bool, tool string, pin pinning) Result {
 	r := newResult(scenario, facts)
 	rate := func(lr loadResult) float64 { return float64(lr.Requests) / lr.Seconds }
-	var rates, p50s, p99s, rr, pr []float64
+	var rates, p50s, p99s, rr, pr, cpus, cr []float64
 	var secs float64
 	for i, lr := range lrs {
 		rates, p50s, p99s = append(rates, rate(lr)), append(p50s, lr.P50US), append(p99s, lr.P99US)
 		secs += lr.Seconds
 		r.Errors += int(lr.Errors)
+		if c := lr.cpuPerRequest(); c > 0 {
+			cpus = append(cpus, c)
+			if ratios && i < len(base) && base[i].cpuPerRequest() > 0 {
+				cr = append(cr, base[i].cpuPerRequest()/c)
+			}
+		}
 		if ratios && i < len(base) {
 			rr = append(rr, rate(lr)/rate(base[i]))
 			if base[i].P99US > 0 {
@@ -254,6 +294,16 @@ func pinnedResult(facts int, scenario string, lrs, base []loadResult, ratios boo
 	if len(rr) > 0 {
 		r.metric("rate/minimal", median(rr), "x")
 		r.Detail["rate_ratio_min"], r.Detail["rate_ratio_max"] = slices.Min(rr), slices.Max(rr)
+	}
+	if len(cpus) > 0 {
+		r.metric("server CPU/request", median(cpus)*1e9, "ns")
+	}
+	if len(cr) > 0 {
+		// The rate one whole core would give, relative to the minimal
+		// handler's: the ratio of CPU per request. Less noisy than the
+		// measured rates when the core is shared.
+		r.metric("rate/minimal by CPU", median(cr), "x")
+		r.Detail["cpu_ratio_min"], r.Detail["cpu_ratio_max"] = slices.Min(cr), slices.Max(cr)
 	}
 	if len(pr) > 0 {
 		r.metric("p99/minimal", median(pr), "x")
