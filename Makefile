@@ -42,6 +42,7 @@ fuzz-smoke:
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePrintParse$$' -fuzztime=$(FUZZTIME) ./query/polar
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEvent$$' -fuzztime=$(FUZZTIME) ./replica
 	$(GO) test -run='^$$' -fuzz='^FuzzRead$$' -fuzztime=$(FUZZTIME) ./snapshotter
+	$(GO) test -run='^$$' -fuzz='^FuzzStrictParser$$' -fuzztime=$(FUZZTIME) ./query/httpapi
 
 # The demo: a control plane with an embedded NATS broker and sample data,
 # and one Outpost node following it (scripts/demo.sh says what it prints).
@@ -80,7 +81,7 @@ bench:
 
 bench-smoke:
 	$(GO) build -o bin/ ./cmd/outpost-bench
-	bin/outpost-bench -facts 100000 -duration 1s -warmup 250ms -iterations 5000 -lag-writes 50 -timeout 3m \
+	bin/outpost-bench -facts 100000 -duration 1s -warmup 250ms -iterations 5000 -lag-writes 50 -timeout 3m -pinned-rounds 1 \
 	  -out bin/bench-smoke.json -md bin/bench-smoke.md >/dev/null
 
 # The soak test (testenv/soak; docs/reliability.md), not part of `make test`:

@@ -34,7 +34,10 @@ type request struct {
 // http serves the Check API as a node does (httpapi with API-key checking
 // and the default answer cache) on 127.0.0.1:0 and drives POST
 // /api/authorize with the 4,096-question mix from a Go keep-alive client in
-// the same process, so client and server share the 2 cores.
+// the same process, so client and server share the 2 cores (the
+// in-process figures, http_authorize_*); then it runs the pinned
+// comparison with the minimal handler (http_pinned_*, pinned.go), the
+// figures DESIGN.md §11 judges.
 func (b *bench) http(ctx context.Context) ([]Result, error) {
 	st, err := b.loaded()
 	if err != nil {
@@ -84,7 +87,12 @@ func (b *bench) http(ctx context.Context) ([]Result, error) {
 	out = append(out, peak)
 
 	r, err := b.openLoop(ctx, url, reqs, peak.PerSecond/2)
-	return append(out, r), err
+	out = append(out, r)
+	if err != nil {
+		return out, err
+	}
+	pinned, err := b.httpPinned(ctx, reqs) // pinned.go
+	return append(out, pinned...), err
 }
 
 // httpRequests encodes the mixed questions with the answers the engine

@@ -13,8 +13,12 @@
 //	            of it: facts/s (wall and CPU), RSS and heap per fact
 //	check       in-process query.Engine: authorize (direct, inherit, denied,
 //	            a 4,096-question mix), list, actions; uncached and cached
-//	http        the Check API over real keep-alive connections at
-//	            concurrency 1, 4, 16 and 64, then open-loop at half the peak
+//	http        the Check API over real keep-alive connections from a Go
+//	            client in the same process at concurrency 1, 4, 16 and 64,
+//	            then open-loop at half the peak; then pinned: the server in
+//	            a child process on core 0 (taskset), wrk (else a Go client
+//	            child) on core 1, 16 connections, the node cached and
+//	            uncached against a minimal net/http handler in the same run
 //	ingest      a Runner applying a backlog of 100-fact events from poll,
 //	            Kafka and NATS
 //	lag         control plane write → visible on a node, per source
@@ -41,7 +45,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code, child := runChild(ctx, os.Args[1:], os.Stdout, os.Stderr) // pinned.go
+	if !child {
+		code = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }
@@ -50,17 +57,20 @@ func main() {
 var allScenarios = []string{"load", "check", "http", "checkpoint", "ingest", "lag"}
 
 type config struct {
-	scenarios  []string
-	facts      []int
-	out, md    string
-	duration   time.Duration // per HTTP level, and the minimum checkpoint window
-	warmup     time.Duration // unmeasured start of each HTTP run
-	iterations int           // timed calls per in-process check
-	lagWrites  int
-	tmpDir     string
-	timeout    time.Duration
-	seed       int64
-	log        io.Writer
+	scenarios    []string
+	facts        []int
+	out, md      string
+	duration     time.Duration // per HTTP level, and the minimum checkpoint window
+	warmup       time.Duration // unmeasured start of each HTTP run
+	iterations   int           // timed calls per in-process check
+	lagWrites    int
+	tmpDir       string
+	timeout      time.Duration
+	seed         int64
+	log          io.Writer
+	pprofDir     string // CPU profiles of the pinned HTTP server
+	pinnedRounds int    // rounds of the pinned HTTP comparison
+	loadGen      string // auto (wrk when installed), wrk or go
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -77,6 +87,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.lagWrites, "lag-writes", 200, "control plane writes timed by the lag scenario")
 	fs.StringVar(&c.tmpDir, "tmp", "", "`directory` for checkpoints, event logs and broker data (default: the system's)")
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Hour, "give up after this long")
+	fs.IntVar(&c.pinnedRounds, "pinned-rounds", 3, "rounds of the pinned HTTP comparison (minimal, uncached, cached each round)")
+	fs.StringVar(&c.loadGen, "load-generator", "auto", "pinned HTTP load generator: auto (wrk when installed, else go), wrk or go")
+	fs.StringVar(&c.pprofDir, "pprof-dir", "", "write CPU profiles of the pinned HTTP server's runs to `directory`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -87,8 +100,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.scenarios, err = parseScenarios(*scen); err == nil {
 		c.facts, err = parseSizes(*facts)
 	}
-	if err == nil && (c.duration <= 0 || c.iterations <= 0 || c.lagWrites <= 0) {
-		err = errors.New("-duration, -iterations and -lag-writes must be positive")
+	if err == nil && (c.duration <= 0 || c.iterations <= 0 || c.lagWrites <= 0 || c.pinnedRounds <= 0) {
+		err = errors.New("-duration, -iterations, -lag-writes and -pinned-rounds must be positive")
+	}
+	if err == nil && c.loadGen != "auto" && c.loadGen != "wrk" && c.loadGen != "go" {
+		err = fmt.Errorf("-load-generator %q: want auto, wrk or go", c.loadGen)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "outpost-bench:", err)

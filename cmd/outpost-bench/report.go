@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -131,6 +132,15 @@ func (r *Report) writeMarkdown(w io.Writer) {
 				met = "❌"
 			}
 			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", scen, x.Facts, m.Name, format(m.Value, m.Unit), m.Target, met)
+		}
+	}
+	for _, x := range r.Results {
+		if strings.HasPrefix(x.Scenario, "http_") {
+			fmt.Fprintln(w, "\nHTTP: http_authorize_* are in-process figures (a Go client in the same process, sharing the server's cores). "+
+				"http_pinned_* are the DESIGN.md §11 figures: the server pinned to one core, the load generator (wrk, else a Go client) "+
+				"on the other, medians over rounds that alternate a minimal net/http handler, the node uncached and the node cached; "+
+				"on a shared machine only the ratios to the minimal handler of the same round are meaningful.")
+			break
 		}
 	}
 }

@@ -22,9 +22,10 @@ type target struct {
 var targets = []target{
 	// "checkpoint load ≥ 2M facts/s"
 	{scenario: "load", metric: "rate", limit: 2e6, text: "≥ 2M facts/s"},
-	// "RSS ≤ 100 bytes per fact at 10M facts". Judged at 10M only: below
-	// that, the runtime's and the binary's fixed RSS (tens of MiB) dominates.
-	{scenario: "load", metric: "RSS/fact", atMost: true, limit: 100, minFacts: 10_000_000, text: "≤ 100 B at 10M facts"},
+	// "RSS ≤ 80 bytes per fact at 10M" (DESIGN.md §11). Judged at 10M only:
+	// below that, the runtime's and the binary's fixed RSS (tens of MiB)
+	// dominates.
+	{scenario: "load", metric: "RSS/fact", atMost: true, limit: 80, minFacts: 10_000_000, text: "≤ 80 B at 10M facts"},
 	// "authorize in-process, uncached: p50 ≤ 2 µs for a direct role,
 	// ≤ 5 µs through org → repo → issue inheritance"
 	{scenario: "authorize_direct", metric: "p50", atMost: true, limit: 2e3, text: "≤ 2 µs"},
@@ -32,10 +33,22 @@ var targets = []target{
 	// "list of 10k accessible repos ≤ 5 ms": BigUser reaches 10k
 	// repositories from about 1M facts up (datasets.Shape.BigUser).
 	{scenario: "list_biguser", metric: "p50", atMost: true, limit: 5e6, minFacts: 1_000_000, text: "≤ 5 ms (10k repos)"},
-	// "HTTP authorize: ≥ 40k requests/s with keep-alive on 2 cores; p99 ≤
-	// 2 ms at half that rate". The load client runs on the same 2 cores.
-	{scenario: "http_authorize_peak", metric: "rate", limit: 40e3, text: "≥ 40k req/s"},
-	{scenario: "http_authorize_half_rate", metric: "p99", atMost: true, limit: 2e6, text: "≤ 2 ms"},
+	// The in-process HTTP figures (http_authorize_*: the load client in the
+	// same process, on the same 2 cores) are reported without a target:
+	// DESIGN.md §11 judges HTTP by the pinned comparison below.
+	// DESIGN.md §11: HTTP authorize, server pinned to one core, the load
+	// generator on the other, "≥ 80% of a minimal Go net/http handler
+	// measured the same way, p99 ≤ 2× its p99", cached and uncached; RSS
+	// under HTTP load ≤ 1.5× the loaded RSS.
+	{scenario: "http_pinned_uncached", metric: "rate/minimal", limit: 0.8, text: "≥ 0.8x"},
+	{scenario: "http_pinned_uncached", metric: "p99/minimal", atMost: true, limit: 2, text: "≤ 2x"},
+	{scenario: "http_pinned_cached", metric: "rate/minimal", limit: 0.8, text: "≥ 0.8x"},
+	{scenario: "http_pinned_cached", metric: "p99/minimal", atMost: true, limit: 2, text: "≤ 2x"},
+	// The same throughput target from the server's CPU per request, which
+	// does not depend on the share of its core the server got.
+	{scenario: "http_pinned_uncached", metric: "rate/minimal by CPU", limit: 0.8, text: "≥ 0.8x"},
+	{scenario: "http_pinned_cached", metric: "rate/minimal by CPU", limit: 0.8, text: "≥ 0.8x"},
+	{scenario: "http_pinned_rss", metric: "under load/loaded", atMost: true, limit: 1.5, minFacts: 1_000_000, text: "≤ 1.5x (judged from 1M facts)"},
 	// "ingest ≥ 300k facts/s from Kafka and from NATS (events of 100 facts)"
 	{scenario: "ingest_kafka", metric: "rate", limit: 300e3, text: "≥ 300k facts/s"},
 	{scenario: "ingest_nats", metric: "rate", limit: 300e3, text: "≥ 300k facts/s"},

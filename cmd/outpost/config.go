@@ -49,6 +49,11 @@ type config struct {
 	Auth               string
 	MaxSteps           int
 	ShutdownTimeout    time.Duration
+	MaxContextFacts    int
+	MaxContextBytes    int
+	RequestMemoryMiB   int
+	MemoryLimitMiB     int
+	GCPercent          int
 
 	// Secure transports (tls.go).
 	security
@@ -130,6 +135,11 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	dur(&c.ConsistencyWait, "consistency-wait", "OUTPOST_CONSISTENCY_WAIT", 250*time.Millisecond, "how long to wait for ingest to reach a request's OsoOffset")
 	str(&c.Auth, "auth", "OUTPOST_AUTH", "tokens", "client authentication: tokens (API keys from the control plane) or none (local development)")
 	num(&c.MaxSteps, "max-steps", "OUTPOST_MAX_STEPS", 0, "evaluation budget per question (0: the engine's default)")
+	num(&c.MaxContextFacts, "max-context-facts", "OUTPOST_MAX_CONTEXT_FACTS", 100_000, "context facts accepted in one request (0: no limit)")
+	num(&c.MaxContextBytes, "max-context-bytes", "OUTPOST_MAX_CONTEXT_BYTES", 0, "bytes of context_facts JSON accepted in one request (0: only the 10 MiB body limit)")
+	num(&c.RequestMemoryMiB, "request-memory-mib", "OUTPOST_REQUEST_MEMORY_MIB", 256, "memory budget in MiB of request bodies being read and answered (each reserves 4x its size)")
+	num(&c.MemoryLimitMiB, "memory-limit-mib", "OUTPOST_MEMORY_LIMIT_MIB", 0, "Go soft memory limit in MiB (0: GOMEMLIMIT if set, else 75% of the cgroup's or machine's memory; -1: none)")
+	num(&c.GCPercent, "gc-percent", "OUTPOST_GC_PERCENT", 0, "Go GC target percent (0: GOGC if set, else 40; -1: GOGC if set, else Go's 100)")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "OUTPOST_SHUTDOWN_TIMEOUT", 10*time.Second, "how long graceful shutdown may take")
 
 	c.securityFlags(fs, env, &errs)
@@ -236,6 +246,18 @@ func (c *config) validate() []error {
 	}
 	if c.MaxSteps < 0 {
 		bad("--max-steps must not be negative")
+	}
+	if c.MaxContextFacts < 0 || c.MaxContextBytes < 0 {
+		bad("--max-context-facts and --max-context-bytes must not be negative")
+	}
+	if c.RequestMemoryMiB < 1 {
+		bad("--request-memory-mib must be at least 1")
+	}
+	if c.MemoryLimitMiB < -1 {
+		bad("--memory-limit-mib must be -1 (none), 0 (default) or a size in MiB")
+	}
+	if c.GCPercent < -1 {
+		bad("--gc-percent must be -1 (Go's default), 0 (default) or a percentage")
 	}
 	if c.Export != "" && c.Import != "" {
 		bad("--export and --import cannot be combined")

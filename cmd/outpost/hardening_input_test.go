@@ -28,7 +28,7 @@ func TestHardeningHostileRequests(t *testing.T) {
 	}{
 		{"deeply nested object", "POST", "/api/authorize", deep, 400},
 		{"deeply nested context facts", "POST", "/api/authorize", deepArray, 400},
-		{"invalid UTF-8 in an id", "POST", "/api/authorize", "{\"actor_type\":\"User\",\"actor_id\":\"\xff\xfe\",\"action\":\"read\",\"resource_type\":\"Repo\",\"resource_id\":\"r0\"}", 200},
+		{"invalid UTF-8 in an id", "POST", "/api/authorize", "{\"actor_type\":\"User\",\"actor_id\":\"\xff\xfe\",\"action\":\"read\",\"resource_type\":\"Repo\",\"resource_id\":\"r0\"}", 400}, // #17: 400, not a U+FFFD id that collides with others
 		{"NUL in a type", "POST", "/api/authorize", `{"actor_type":"Us\u0000er","actor_id":"u0","action":"read","resource_type":"Repo","resource_id":"r0"}`, 400},
 		{"NUL in an id", "POST", "/api/authorize", `{"actor_type":"User","actor_id":"u\u00000","action":"read","resource_type":"Repo","resource_id":"r0"}`, 200},
 		{"numbers where strings go", "POST", "/api/authorize", `{"actor_type":1e999,"actor_id":[],"action":{},"resource_type":null,"resource_id":true}`, 400},

@@ -72,6 +72,10 @@ func run(ctx context.Context, args []string, env envLookup, stdout, stderr io.Wr
 		fmt.Fprintf(stdout, "wrote %s\n", c.Export)
 		return 0
 	}
+	if err := applyMemoryPolicy(c, env, log); err != nil {
+		fmt.Fprintf(stderr, "outpost: %v\n", err)
+		return 2
+	}
 	if err := serve(ctx, c, log, nil); err != nil {
 		log.Error("outpost stopped", "err", err)
 		fmt.Fprintf(stderr, "outpost: %v\n", err)

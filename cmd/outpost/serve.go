@@ -59,6 +59,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 		Status:          n.status,
 		Logger:          log,
 		LogID:           controlPlaneLogID(ctx, c),
+		MaxContextFacts: contextFactLimit(c.MaxContextFacts),
+		MaxContextBytes: int64(c.MaxContextBytes),
+		RequestMemory:   int64(c.RequestMemoryMiB) << 20,
 	})
 	if err != nil {
 		return err

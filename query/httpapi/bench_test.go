@@ -152,3 +152,72 @@ func benchLoad(b *testing.B, url string, bodies [][]byte, concurrency int) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 }
+
+// discardWriter is a reusable http.ResponseWriter that drops the answer.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.status = code }
+
+// BenchmarkHandlerAuthorize measures the CPU cost of the node's handler
+// chain for POST /api/authorize (path cleaning, mux, middleware, key check,
+// decoding, engine, encoding, metrics) without the network, next to the
+// minimal handler the pinned HTTP benchmark uses as its yardstick: what
+// the node adds per request beyond what net/http costs anyway.
+//
+//	go test -run '^$' -bench HandlerAuthorize -benchmem ./query/httpapi/
+func BenchmarkHandlerAuthorize(b *testing.B) {
+	st, shape := gitclubState(b)
+	qs := shape.SampleQueries(4096, 3)
+	bodies := make([][]byte, len(qs))
+	for i, q := range qs {
+		bodies[i] = []byte(mustJSON(b, map[string]any{
+			"actor_type": q.Actor.Type, "actor_id": q.Actor.ID, "action": q.Action,
+			"resource_type": q.Resource.Type, "resource_id": q.Resource.ID, "context_facts": []any{}}))
+	}
+	minimal := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"allowed":true}`))
+	})
+	for _, bc := range []struct {
+		name  string
+		cache int64
+	}{{"minimal", 0}, {"cache", 0}, {"nocache", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := http.Handler(minimal)
+			if bc.name != "minimal" {
+				eng, err := query.New(st, query.Config{CacheMaxBytes: bc.cache})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer eng.Close()
+				srv, err := New(Config{Engine: eng, Registry: prometheus.NewRegistry()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				h = srv.Handler()
+			}
+			rd := bytes.NewReader(nil)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				body := bodies[i%len(bodies)]
+				rd.Reset(body)
+				req := httptest.NewRequest(http.MethodPost, "/api/authorize", io.NopCloser(rd))
+				req.ContentLength = int64(len(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+testKey)
+				w := &discardWriter{h: http.Header{}}
+				h.ServeHTTP(w, req)
+				if w.status != 0 && w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
+	}
+}

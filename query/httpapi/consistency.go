@@ -12,7 +12,10 @@ import (
 
 // consistency honours the request's OsoOffset, if it names our log.
 func (s *Server) consistency(c *call) error {
-	h := c.r.Header.Get("OsoOffset")
+	var h string
+	if v := c.r.Header[keyOffset]; len(v) > 0 { // "OsoOffset", canonical
+		h = v[0]
+	}
 	if h == "" {
 		return nil
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/outpost-authz/outpost/query/polar"
 	"github.com/outpost-authz/outpost/replica"
@@ -19,7 +21,9 @@ import (
 // field at fault in the wire's own terms. Unknown fields are ignored
 // (forward compatibility, check-api.md §4).
 
-// readBody reads and parses a JSON object body within the size limit.
+// readBody reads and parses a JSON object body within the size limit,
+// into generic values (context_facts included). The Check API endpoints
+// use readRequest.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (map[string]any, error) {
 	limit := s.cfg.MaxBodyBytes
 	if r.ContentLength > limit {
@@ -34,6 +38,98 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (map[string]an
 		return nil, badRequest("read request body: %v", err)
 	}
 	return parseObject(b)
+}
+
+// bodyMemoryFactor is the memory a request holds per byte of its body,
+// from reading to answering: the body itself, its decoded fields (context
+// facts about 1.5×) and the engine's context overlay. Measured by
+// TestLargeContextMemory; docs/configuration.md (--request-memory).
+const bodyMemoryFactor = 4
+
+// maxMemoryWait bounds the wait of a large request for the memory budget.
+const maxMemoryWait = 5 * time.Second
+
+// readRequest reserves memory for the body (Content-Length ×
+// bodyMemoryFactor, waiting up to maxMemoryWait for other large requests
+// to finish), reads it within MaxBodyBytes and decodes it. The caller
+// gives reserved back to s.mem once the answer is written, also on error.
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (f fields, reserved int64, err error) {
+	limit := s.cfg.MaxBodyBytes
+	if r.ContentLength > limit {
+		return f, 0, tooLarge(limit)
+	}
+	n := r.ContentLength
+	if n < 0 { // chunked: reserve for a 64 KiB body, more once read
+		n = min(limit, 64<<10)
+	}
+	if reserved, err = s.reserve(r, n); err != nil {
+		return f, 0, err
+	}
+	var b []byte
+	if r.ContentLength >= 0 {
+		// net/http's body reader stops at Content-Length.
+		b = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, b)
+	} else {
+		b, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return f, reserved, tooLarge(limit)
+		}
+		return f, reserved, badRequest("read request body: %v", err)
+	}
+	if more := int64(len(b))*bodyMemoryFactor - reserved; more > 0 {
+		if !s.mem.TryAcquire(more) {
+			return f, reserved, s.memoryBusy()
+		}
+		reserved += more
+	}
+	f, err = s.decodeBody(b)
+	return f, reserved, err
+}
+
+// reserve takes n bytes of body (n × bodyMemoryFactor) from the memory
+// budget, waiting for at most maxMemoryWait.
+func (s *Server) reserve(r *http.Request, n int64) (int64, error) {
+	want := min(n*bodyMemoryFactor+512, s.cfg.RequestMemory)
+	if s.mem.TryAcquire(want) {
+		return want, nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.memWait)
+	defer cancel()
+	if err := s.mem.Acquire(ctx, want); err != nil {
+		return 0, s.memoryBusy()
+	}
+	return want, nil
+}
+
+func (s *Server) memoryBusy() *apiError {
+	s.m.memRejected.Inc()
+	return &apiError{status: http.StatusServiceUnavailable, retry: true, msg: "the node is busy with other large requests (request memory budget " +
+		strconv.FormatInt(s.cfg.RequestMemory, 10) + " bytes, --request-memory); retry shortly"}
+}
+
+// decodeBody parses b as one JSON object: the strict parser first, then,
+// for a syntax error, encoding/json for its message.
+func (s *Server) decodeBody(b []byte) (fields, error) {
+	obj, cf, fail := parseBody(b, factLimits{count: s.cfg.MaxContextFacts, bytes: int(s.cfg.MaxContextBytes)})
+	switch {
+	case fail == nil:
+		return fields{obj: obj, ctx: cf, maxFacts: s.cfg.MaxContextFacts}, nil
+	case fail.api != nil:
+		return fields{}, fail.api
+	case fail.utf8At >= 0:
+		return fields{}, utf8Error(b, fail.utf8At)
+	}
+	obj, err := parseObject(b)
+	if err != nil {
+		return fields{}, err
+	}
+	// encoding/json accepted what the strict parser refused: keep its
+	// reading (being liberal), context facts decoded generically.
+	return fields{obj: obj, maxFacts: s.cfg.MaxContextFacts}, nil
 }
 
 // parseObject parses b as exactly one JSON object.
@@ -117,8 +213,10 @@ func kind(v any) string {
 // fields reads typed fields out of a decoded object. The first problem
 // wins; later reads do nothing and return zero values.
 type fields struct {
-	obj map[string]any
-	err error
+	obj      map[string]any
+	err      error
+	ctx      *ctxFacts // context_facts decoded by the strict parser
+	maxFacts int       // limit of the generic context_facts decoding (0: none)
 }
 
 func (f *fields) fail(format string, args ...any) {
@@ -227,8 +325,21 @@ func (f *fields) array(name string, required bool) (arr []any, ok bool) {
 
 // contextFacts reads the optional context_facts array of concrete facts.
 func (f *fields) contextFacts() []replica.Fact {
+	if f.ctx != nil {
+		if f.err == nil && f.ctx.err != nil {
+			f.err = f.ctx.err
+		}
+		if f.err != nil {
+			return nil
+		}
+		return f.ctx.facts
+	}
 	arr, ok := f.array("context_facts", false)
 	if !ok {
+		return nil
+	}
+	if f.maxFacts > 0 && len(arr) > f.maxFacts {
+		f.fail("context_facts has more than %d facts; this node accepts at most %d per request (--max-context-facts)", f.maxFacts, f.maxFacts)
 		return nil
 	}
 	out := make([]replica.Fact, 0, len(arr))

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/outpost-authz/outpost/query"
 	"github.com/outpost-authz/outpost/query/polar"
@@ -199,6 +200,13 @@ func factsPattern(q url.Values) (replica.Pattern, error) {
 	}
 	if len(preds) > 1 {
 		return replica.Pattern{}, badRequest("the predicate query parameter is given %d times; give it once", len(preds))
+	}
+	for k, vs := range q {
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return replica.Pattern{}, badRequest("query parameter %s is not valid UTF-8", truncateMessage(k))
+			}
+		}
 	}
 	p := replica.Pattern{Predicate: preds[0]}
 	keys := make([]string, 0, len(q))

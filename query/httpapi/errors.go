@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/outpost-authz/outpost/query"
 )
@@ -16,6 +17,7 @@ import (
 type apiError struct {
 	status int
 	msg    string
+	retry  bool // answer with Retry-After: 1
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -59,8 +61,30 @@ func tooLarge(limit int64) *apiError {
 		msg: "request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
 }
 
+// Header values and bodies of the two authorize answers, shared (never
+// modified: http.Header.Add appends to a full slice, which copies).
+var (
+	jsonType      = []string{"application/json"}
+	allowedBody   = []byte(`{"allowed":true}`)
+	deniedBody    = []byte(`{"allowed":false}`)
+	allowedLength = []string{strconv.Itoa(len(allowedBody))}
+	deniedLength  = []string{strconv.Itoa(len(deniedBody))}
+)
+
 // writeJSON writes v as the JSON body with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if a, ok := v.(authorizeResponse); ok && status == http.StatusOK {
+		h := w.Header()
+		h[keyType] = jsonType
+		body, length := deniedBody, deniedLength
+		if a.Allowed {
+			body, length = allowedBody, allowedLength
+		}
+		h[keyLength] = length
+		w.WriteHeader(status)
+		w.Write(body)
+		return
+	}
 	b, err := json.Marshal(v)
 	if err != nil { // only our own response types reach here
 		status = http.StatusInternalServerError
@@ -84,7 +108,10 @@ func writeError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &ae) {
 		ae = &apiError{status: http.StatusInternalServerError, msg: "internal error"}
 	}
-	writeJSON(w, ae.status, messageBody{Message: ae.msg})
+	if ae.retry {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, ae.status, messageBody{Message: truncateMessage(ae.msg)})
 }
 
 func (s *Server) readOnly(w http.ResponseWriter, r *http.Request) {
@@ -119,4 +146,21 @@ func methodNotAllowed(allowed []string) http.Handler {
 		}
 		writeError(w, &apiError{status: http.StatusMethodNotAllowed, msg: msg})
 	})
+}
+
+// maxMessageBytes bounds the message of an error answer: messages quote
+// the client's input (a type, an id), which may be up to the body limit.
+const maxMessageBytes = 1024
+
+// truncateMessage cuts msg to maxMessageBytes (on a rune boundary) and
+// says how long it was.
+func truncateMessage(msg string) string {
+	if len(msg) <= maxMessageBytes {
+		return msg
+	}
+	cut := maxMessageBytes - 64
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "… (message truncated; it was " + strconv.Itoa(len(msg)) + " bytes)"
 }

@@ -19,6 +19,7 @@ type metrics struct {
 	consistency   *prometheus.CounterVec   // outcome
 	rejected      prometheus.Counter
 	expects       *prometheus.CounterVec // expected; see expect.go
+	memRejected   prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, eng *query.Engine) (*metrics, error) {
@@ -46,9 +47,13 @@ func newMetrics(reg *prometheus.Registry, eng *query.Engine) (*metrics, error) {
 			Help: "Check API requests refused with 503 because MaxConcurrent requests were in progress.",
 		}),
 		expects: newExpectCounter(),
+		memRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "outpost_http_memory_rejected_total",
+			Help: "Check API requests refused with 503 because their bodies did not fit the request memory budget (--request-memory-mib) within 5 s.",
+		}),
 	}
 	cs := []prometheus.Collector{
-		m.requests, m.queryDuration, m.unbounded, m.consistency, m.rejected, m.expects,
+		m.requests, m.queryDuration, m.unbounded, m.consistency, m.rejected, m.expects, m.memRejected,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "outpost_cache_hits_total",
 			Help: "Answers served from the engine's answer cache.",

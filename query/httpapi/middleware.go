@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -55,11 +58,58 @@ func (w *recorder) WriteHeader(code int) {
 	}
 	w.status = code
 	h := w.Header()
-	h.Set(headerTiming, "oso;dur="+strconv.FormatInt(time.Since(w.start).Milliseconds(), 10))
-	if w.api && h.Get(headerRevision) == "" {
-		h.Set(headerRevision, strconv.FormatUint(w.s.eng.Revision(), 10))
+	h[keyTiming] = timingValue(time.Since(w.start))
+	if w.api {
+		if _, set := h[keyRevision]; !set {
+			h[keyRevision] = w.s.revisionValue(w.s.eng.Revision())
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// Canonical forms of the header names the hot path reads and writes
+// directly, without http.Header's canonicalisation (which allocates for
+// names such as X-OsoApiVersion that are not canonical as written).
+const (
+	keyRequestID  = "X-Request-Id"  // headerRequestID
+	keyTiming     = "Server-Timing" // headerTiming
+	keyRevision   = "X-Outpost-Revision"
+	keyAPIVersion = "X-Osoapiversion"
+	keyOffset     = "Osooffset"
+	keyType       = "Content-Type"
+	keyLength     = "Content-Length"
+)
+
+// timingValues are the Server-Timing values of answers under 16 ms.
+var timingValues = func() (v [16][]string) {
+	for i := range v {
+		v[i] = []string{"oso;dur=" + strconv.Itoa(i)}
+	}
+	return v
+}()
+
+func timingValue(d time.Duration) []string {
+	if ms := d.Milliseconds(); ms >= 0 && ms < int64(len(timingValues)) {
+		return timingValues[ms]
+	}
+	return []string{"oso;dur=" + strconv.FormatInt(d.Milliseconds(), 10)}
+}
+
+// revisionText is the X-Outpost-Revision value of one revision, cached
+// while the revision stays the same (the common case: many answers per
+// applied event). Header value slices are never modified in place.
+type revisionText struct {
+	rev uint64
+	val []string
+}
+
+func (s *Server) revisionValue(rev uint64) []string {
+	if t := s.revText.Load(); t != nil && t.rev == rev {
+		return t.val
+	}
+	t := &revisionText{rev: rev, val: []string{strconv.FormatUint(rev, 10)}}
+	s.revText.Store(t)
+	return t.val
 }
 
 func (w *recorder) Write(b []byte) (int, error) {
@@ -75,10 +125,16 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // instrument wraps every route: request id, Server-Timing, revision header
 // (api), panic recovery, the request histogram and a debug log line.
 func (s *Server) instrument(route string, api bool, h http.Handler) http.Handler {
+	ok := s.m.requests.WithLabelValues(route, "200") // pre-resolved: most answers
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rid := requestID(r.Header.Get(headerRequestID))
-		w.Header().Set(headerRequestID, rid)
+		var rid string
+		if v := r.Header[keyRequestID]; len(v) > 0 {
+			rid = requestID(v[0])
+		} else {
+			rid = newRequestID()
+		}
+		w.Header()[keyRequestID] = []string{rid}
 		rec := &recorder{ResponseWriter: w, s: s, start: start, api: api}
 		defer func() {
 			if p := recover(); p != nil {
@@ -96,30 +152,28 @@ func (s *Server) instrument(route string, api bool, h http.Handler) http.Handler
 				rec.status = http.StatusOK
 			}
 			d := time.Since(start)
-			s.m.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Observe(float64(d) / float64(time.Millisecond))
-			s.log.Debug("request", "method", r.Method, "route", route, "status", rec.status,
-				"duration_ms", d.Milliseconds(), "request_id", rid, "user_agent", r.UserAgent())
+			ms := float64(d) / float64(time.Millisecond)
+			if rec.status == http.StatusOK {
+				ok.Observe(ms)
+			} else {
+				s.m.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Observe(ms)
+			}
+			if s.log.Enabled(r.Context(), slog.LevelDebug) {
+				s.log.Debug("request", "method", r.Method, "route", route, "status", rec.status,
+					"duration_ms", d.Milliseconds(), "request_id", rid, "user_agent", r.UserAgent())
+			}
 		}()
 		h.ServeHTTP(rec, r)
 	})
 }
 
-// api serves one Check API endpoint: version, concurrency, readiness, key,
-// body, consistency, then the engine.
+// api serves one Check API endpoint: version, readiness, key, body (within
+// the memory budget), concurrency, consistency, then the engine.
 func (s *Server) api(ep endpoint) http.Handler {
+	queryDuration := s.m.queryDuration.WithLabelValues(ep.name)
 	return s.instrument(ep.route, true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkAPIVersion(r); err != nil {
 			writeError(w, err)
-			return
-		}
-		select {
-		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
-		default:
-			s.m.rejected.Inc()
-			w.Header().Set("Retry-After", "1")
-			writeError(w, &apiError{status: http.StatusServiceUnavailable,
-				msg: "too many concurrent requests (limit " + strconv.Itoa(s.cfg.MaxConcurrent) + "); retry shortly"})
 			return
 		}
 		info := s.stateInfo()
@@ -134,12 +188,25 @@ func (s *Server) api(ep endpoint) http.Handler {
 		}
 		c := &call{w: w, r: r}
 		if ep.body {
-			obj, err := s.readBody(w, r)
+			// The body is read (within the memory budget) before an
+			// evaluation slot is taken: a slow body holds no slot.
+			f, reserved, err := s.readRequest(w, r)
+			defer s.mem.Release(reserved)
 			if err != nil {
 				writeError(w, err)
 				return
 			}
-			c.f = fields{obj: obj}
+			c.f = f
+		}
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		default:
+			s.m.rejected.Inc()
+			w.Header().Set("Retry-After", "1")
+			writeError(w, &apiError{status: http.StatusServiceUnavailable,
+				msg: "too many concurrent requests (limit " + strconv.Itoa(s.cfg.MaxConcurrent) + "); retry shortly"})
+			return
 		}
 		if err := s.consistency(c); err != nil {
 			writeError(w, err)
@@ -147,9 +214,9 @@ func (s *Server) api(ep endpoint) http.Handler {
 		}
 		t := time.Now()
 		out, m, err := ep.fn(c)
-		s.m.queryDuration.WithLabelValues(ep.name).Observe(time.Since(t).Seconds())
+		queryDuration.Observe(time.Since(t).Seconds())
 		if m.Revision != 0 {
-			w.Header().Set(headerRevision, strconv.FormatUint(m.Revision, 10))
+			w.Header()[keyRevision] = s.revisionValue(m.Revision)
 		}
 		if err != nil {
 			ae := s.toAPIError(err, w.Header().Get(headerRequestID))
@@ -165,7 +232,7 @@ func (s *Server) api(ep endpoint) http.Handler {
 
 // checkAPIVersion accepts an absent X-OsoApiVersion or 0.
 func checkAPIVersion(r *http.Request) error {
-	for _, v := range r.Header.Values("X-OsoApiVersion") {
+	for _, v := range r.Header[keyAPIVersion] {
 		if v = strings.TrimSpace(v); v != "0" {
 			return badRequest("unsupported X-OsoApiVersion %q: this replica speaks API version 0", v)
 		}
@@ -188,13 +255,28 @@ func requestID(in string) string {
 			return in
 		}
 	}
-	return newUUID()
+	return newRequestID()
+}
+
+// newRequestID returns a version 4 UUID from the runtime's fast random
+// source: request ids need to be unique, not secret, and crypto/rand
+// costs more than the rest of a cached answer's bookkeeping.
+func newRequestID() string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], mrand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], mrand.Uint64())
+	return formatUUID(b)
 }
 
 // newUUID returns a random (version 4) UUID from crypto/rand.
 func newUUID() string {
 	var b [16]byte
 	rand.Read(b[:]) // never fails (crypto/rand panics rather than returning errors)
+	return formatUUID(b)
+}
+
+// formatUUID formats b as a version 4 UUID.
+func formatUUID(b [16]byte) string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	var out [36]byte

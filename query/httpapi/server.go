@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/outpost-authz/outpost/query"
 )
@@ -23,6 +24,8 @@ const (
 	DefaultConsistencyWait = 250 * time.Millisecond
 	DefaultMaxBodyBytes    = 10 << 20 // 10,485,760: the SDKs' own limit
 	DefaultMaxConcurrent   = 1024
+	DefaultMaxContextFacts = 100_000
+	DefaultRequestMemory   = 256 << 20 // 268,435,456
 )
 
 // Auth modes.
@@ -55,6 +58,17 @@ type Config struct {
 	// MaxConcurrent bounds Check API requests in progress (default 1024);
 	// beyond → 503 with Retry-After: 1.
 	MaxConcurrent int
+	// MaxContextFacts bounds the context facts of one request (default
+	// 100,000; negative: no limit); beyond → 400 naming the limit.
+	MaxContextFacts int
+	// MaxContextBytes bounds the JSON text of one request's context_facts
+	// array (0: only MaxBodyBytes); beyond → 400 naming the limit.
+	MaxContextBytes int64
+	// RequestMemory is the memory budget of request bodies being read,
+	// decoded and answered (default 256 MiB): each request reserves its
+	// Content-Length × 4 before its body is read, waits up to 5 s for the
+	// budget, then is answered 503 with Retry-After: 1.
+	RequestMemory int64
 	// Status returns extra sections (ingest, checkpoint) for /status and /.
 	// Keys that collide with the server's own are dropped. Optional.
 	Status func() map[string]any
@@ -81,6 +95,10 @@ func (c Config) Validate() error {
 		return errors.New("httpapi: MaxBodyBytes must not be negative")
 	case c.MaxConcurrent < 0:
 		return errors.New("httpapi: MaxConcurrent must not be negative")
+	case c.MaxContextBytes < 0:
+		return errors.New("httpapi: MaxContextBytes must not be negative")
+	case c.RequestMemory < 0:
+		return errors.New("httpapi: RequestMemory must not be negative")
 	}
 	return nil
 }
@@ -98,6 +116,14 @@ func (c Config) withDefaults() Config {
 	if c.MaxConcurrent == 0 {
 		c.MaxConcurrent = DefaultMaxConcurrent
 	}
+	if c.MaxContextFacts == 0 {
+		c.MaxContextFacts = DefaultMaxContextFacts
+	} else if c.MaxContextFacts < 0 {
+		c.MaxContextFacts = 0 // no limit
+	}
+	if c.RequestMemory == 0 {
+		c.RequestMemory = DefaultRequestMemory
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -111,10 +137,13 @@ type Server struct {
 	eng     *query.Engine
 	log     *slog.Logger
 	m       *metrics
-	slots   chan struct{} // semaphore of MaxConcurrent
+	slots   chan struct{}       // semaphore of MaxConcurrent evaluations
+	mem     *semaphore.Weighted // RequestMemory bytes of request bodies
+	memWait time.Duration       // maxMemoryWait; shorter in tests
 	started time.Time
 
-	info atomic.Pointer[stateInfo] // readiness and tokens at one revision
+	info    atomic.Pointer[stateInfo]    // readiness and tokens at one revision
+	revText atomic.Pointer[revisionText] // X-Outpost-Revision of the last revision
 
 	warnMu   sync.Mutex           // guards lastWarn
 	lastWarn map[string]time.Time // rate limit of repeated warnings
@@ -131,6 +160,8 @@ func New(cfg Config) (*Server, error) {
 		eng:      cfg.Engine,
 		log:      cfg.Logger,
 		slots:    make(chan struct{}, cfg.MaxConcurrent),
+		mem:      semaphore.NewWeighted(cfg.RequestMemory),
+		memWait:  maxMemoryWait,
 		started:  time.Now(),
 		lastWarn: map[string]time.Time{},
 	}
@@ -262,7 +293,26 @@ func (s *Server) Handler() http.Handler {
 	}
 	r.NotFoundHandler = s.instrument(routeUnmatched, true, http.HandlerFunc(s.notFound))
 	r.MethodNotAllowedHandler = s.instrument(routeUnmatched, true, methodNotAllowed(nil))
-	return CleanPath(r)
+
+	// The read endpoints' exact (method, path) pairs skip the mux: no route
+	// has variables, and mux's matching (regexps, two request copies with
+	// context values) was 8 of the 38 allocations of a cached authorize
+	// (docs/performance.md). Everything else (404, 405, HEAD, the
+	// operational endpoints) goes through mux as before.
+	fast := map[string]map[string]http.Handler{}
+	for _, ep := range s.readRoutes() {
+		if fast[ep.method] == nil {
+			fast[ep.method] = map[string]http.Handler{}
+		}
+		fast[ep.method][ep.route] = s.api(ep)
+	}
+	return CleanPath(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if h, ok := fast[req.Method][req.URL.Path]; ok {
+			h.ServeHTTP(w, req)
+			return
+		}
+		r.ServeHTTP(w, req)
+	}))
 }
 
 // CleanPath cleans the request path before routing, without redirecting:
