@@ -210,8 +210,16 @@ func (s *Source) noteRefresh(stats FetchStats) {
 	s.stat.refreshes++
 }
 
-// Status describes the refreshes for /status.
+// Status describes the refreshes for /status, with the served state's
+// revision and ContentDigest (the digest its upstream would have).
 func (s *Source) Status() map[string]any {
+	var rev uint64
+	var digest string
+	if s.cfg.State != nil {
+		v := s.cfg.State().Acquire()
+		rev, digest = v.Revision(), ContentDigest(v)
+		v.Release()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stat
@@ -227,6 +235,8 @@ func (s *Source) Status() map[string]any {
 		"last_requests":     st.lastRequests,
 		"last_duration_ms":  st.lastDuration.Milliseconds(),
 		"next_refresh_time": s.next.UTC(),
+		"revision":          rev,
+		"content_digest":    digest,
 	}
 	if !st.lastOK.IsZero() {
 		m["last_refresh_time"] = st.lastOK.UTC()
