@@ -129,7 +129,12 @@ func startOsoCluster(t *testing.T) *osoCluster {
 
 func (c *osoCluster) startOsoNode(t *testing.T) *convNode {
 	t.Helper()
-	return c.startNode(t, t.TempDir(), "--control-plane-url", c.chaos.URL(),
+	return c.startOsoNodeIn(t, t.TempDir())
+}
+
+func (c *osoCluster) startOsoNodeIn(t *testing.T, dir string) *convNode {
+	t.Helper()
+	return c.startNode(t, dir, "--control-plane-url", c.chaos.URL(),
 		"--refresh-interval", "40ms", "--refresh-timeout", "1s", "--consistency-wait", "0s")
 }
 
@@ -175,6 +180,20 @@ func TestConvergeOsoAPI(t *testing.T) {
 	w.run(t, 4)
 	c.waitContent(t, n, qs)
 	t.Logf("writes: %v", w.counts)
+
+	// A restart resumes from the node's checkpoint, keeps numbering its
+	// events from there, and refreshes at once.
+	rev := n.osoStatus(t).OsoAPI.Revision
+	n.stop(t)
+	w.run(t, 3)
+	n = c.startOsoNodeIn(t, n.Dir)
+	if s := n.mustStatus(t); s.Node.LoadedFrom != "checkpoint" || s.Revision < rev {
+		t.Errorf("restarted from %q at revision %d, want the checkpoint at %d or later", s.Node.LoadedFrom, s.Revision, rev)
+	}
+	c.waitContent(t, n, qs)
+	if got := n.osoStatus(t).OsoAPI.Revision; got <= rev {
+		t.Errorf("revision %d after writes and a restart, want above %d", got, rev)
+	}
 	if got := n.metric(t, "outpost_ingest_errors_total", "source", "oso-api"); got != 0 {
 		t.Errorf("outpost_ingest_errors_total{source=oso-api} = %v without faults", got)
 	}

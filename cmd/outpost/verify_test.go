@@ -67,3 +67,22 @@ func TestVerify(t *testing.T) {
 		t.Errorf("outpost verify without a control plane: exit %d\n%s", code, out)
 	}
 }
+
+// With the poll source, --verify-rate compares the node with the reference
+// control plane's Check API in the same way.
+func TestVerifyRatePoll(t *testing.T) {
+	c := startCluster(t, "poll")
+	w := newWorkload(22, c.cp.Client)
+	w.run(t, 40)
+	n := c.startNode(t, t.TempDir(), "--verify-rate", "6000")
+	c.converge(t, n, nil)
+	eventually(t, 60*time.Second, func() error {
+		if got := n.metric(t, "outpost_verify_total", "outcome", "match"); got < 20 {
+			return fmt.Errorf("%v matches so far", got)
+		}
+		return nil
+	})
+	if got := n.metric(t, "outpost_verify_total", "outcome", "mismatch"); got != 0 {
+		t.Errorf("outpost_verify_total{outcome=mismatch} = %v", got)
+	}
+}
