@@ -146,11 +146,13 @@ func (c *client) policy(ctx context.Context) (src replica.PolicySource, ok bool,
 
 // wireFact is one element of GET /api/facts.
 type wireFact struct {
-	Predicate string `json:"predicate"`
-	Args      []struct {
-		Type *string `json:"type"`
-		ID   *string `json:"id"`
-	} `json:"args"`
+	Predicate string    `json:"predicate"`
+	Args      []wireArg `json:"args"`
+}
+
+type wireArg struct {
+	Type *string `json:"type"`
+	ID   *string `json:"id"`
 }
 
 // facts streams every stored fact named pred to fn, one element at a time.
@@ -162,21 +164,20 @@ func (c *client) facts(ctx context.Context, pred string, fn func(replica.Fact) e
 		return 0, err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	tok, err := dec.Token()
+	fr, err := newFactReader(resp.Body)
 	if err != nil {
 		return 0, fmt.Errorf("%s: decode answer: %w", op, eofErr(err))
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return 0, fmt.Errorf("%s: the answer is not a JSON array (starts with %v)", op, tok)
 	}
 	n := 0
 	var w wireFact
 	f := replica.Fact{}
-	for dec.More() {
-		w = wireFact{}
-		if err := dec.Decode(&w); err != nil {
+	for {
+		ok, err := fr.read(&w)
+		if err != nil {
 			return n, fmt.Errorf("%s: decode fact %d: %w", op, n, eofErr(err))
+		}
+		if !ok {
+			break
 		}
 		if w.Predicate != pred {
 			return n, fmt.Errorf("%s: fact %d has predicate %q", op, n, w.Predicate)
@@ -194,11 +195,8 @@ func (c *client) facts(ctx context.Context, pred string, fn func(replica.Fact) e
 		}
 		n++
 	}
-	if _, err := dec.Token(); err != nil {
-		return n, fmt.Errorf("%s: decode answer after %d facts: %w", op, n, eofErr(err))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return n, fmt.Errorf("%s: unexpected data after the array", op)
+	if err := fr.end(); err != nil {
+		return n, fmt.Errorf("%s: after %d facts: %w", op, n, err)
 	}
 	return n, nil
 }
