@@ -147,6 +147,9 @@ func startFaulty(t *testing.T, upstream http.Handler) *faulty {
 		switch mode {
 		case "401":
 			http.Error(w, `{"message":"unknown API key"}`, http.StatusUnauthorized)
+		case "429slow":
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"message":"rate limited"}`, http.StatusTooManyRequests)
 		case "429":
 			w.Header().Set("Retry-After", "0.05")
 			http.Error(w, `{"message":"rate limited"}`, http.StatusTooManyRequests)

@@ -160,3 +160,27 @@ func startBootstrapErr(t *testing.T, url, token string) (*replica.State, error) 
 	}
 	return src.Bootstrap(t.Context())
 }
+
+// A 429's Retry-After spaces the retries at least that much, although the
+// backoff alone would retry within 100 ms.
+func TestRetryAfterHonoured(t *testing.T) {
+	cp := controlplane.Start(t, controlplane.Config{})
+	if _, err := cp.Client.SetPolicyFile(testPolicy, "main.polar"); err != nil {
+		t.Fatal(err)
+	}
+	f := startFaulty(t, cp.Server().Handler())
+	n := startNode(t, f.URL, cp.ReadKey, nil, nil)
+	f.all.Store(true)
+	f.mode.Store("429slow")
+	waitFor(t, "the first 429", func() bool { return f.hits.Load() >= 1 })
+	start := f.hits.Load()
+	time.Sleep(1500 * time.Millisecond)
+	if got := f.hits.Load() - start; got > 2 {
+		t.Errorf("%d requests within 1.5 s of a 429 with Retry-After: 1", got)
+	}
+	if h := n.src.Health(); !h.Failing || !strings.Contains(h.LastError, "429") || !strings.Contains(h.LastError, "retry after 1s") {
+		t.Errorf("health %+v: want failing with the 429 and its Retry-After", h)
+	}
+	f.mode.Store("")
+	waitFor(t, "recovery", func() bool { return !n.src.Health().Failing })
+}
