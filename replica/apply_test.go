@@ -100,7 +100,7 @@ func TestApplyPoison(t *testing.T) {
 		{"pattern with id but no type", batch(3, good, pat("p", PatternArg{ID: ptr("a")})), "no type"},
 		{"pattern with empty type", batch(3, good, pat("p", AnyOf(""))), "empty type"},
 		{"pattern without args", batch(3, good, pat("p")), "no arguments"},
-		{"batch with policy", Event{Env: "test", Seq: 3, Kind: KindBatch, Policy: &PolicySource{Src: "x"}}, "carries a policy"},
+		{"batch with tokens", Event{Env: "test", Seq: 3, Kind: KindBatch, Tokens: []Token{{ID: "k", SHA256: strings.Repeat("a", 64), Access: "read"}}}, "carries tokens"},
 		{"clear with facts", Event{Env: "test", Seq: 3, Kind: KindClear, Inserts: good}, "carries facts"},
 		{"policy without policy", Event{Env: "test", Seq: 3, Kind: KindPolicy}, "no policy"},
 		{"bad token hash", Event{Env: "test", Seq: 3, Kind: KindTokens, Tokens: []Token{{ID: "k", SHA256: "abc", Access: "read"}}}, "sha256"},

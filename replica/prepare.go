@@ -14,6 +14,8 @@ type prepared struct {
 	policy   PolicySource
 	compiled any
 	tokens   []Token
+	// setPolicy is true for a batch event that also replaces the policy.
+	setPolicy bool
 }
 
 type prepFact struct {
@@ -43,11 +45,16 @@ func (s *State) prepare(ev Event) (*prepared, error) {
 	hasPolicy, hasTokens := ev.Policy != nil, len(ev.Tokens) > 0
 	switch ev.Kind {
 	case KindBatch:
-		switch {
-		case hasPolicy:
-			return nil, other("a policy")
-		case hasTokens:
+		if hasTokens {
 			return nil, other("tokens")
+		}
+		if hasPolicy {
+			// A batch may replace the policy together with its facts, in
+			// one step (the oso-api source's refresh; docs/decisions.md).
+			if err := s.preparePolicy(p, ev); err != nil {
+				return nil, err
+			}
+			p.setPolicy = true
 		}
 		p.inserts = make([]prepFact, len(ev.Inserts))
 		// One allocation holds every insert's canonical arguments.
@@ -83,13 +90,8 @@ func (s *State) prepare(ev Event) (*prepared, error) {
 		case hasTokens:
 			return nil, other("tokens")
 		}
-		p.policy = *ev.Policy
-		if s.cfg.Compiler != nil {
-			c, err := s.cfg.Compiler(p.policy)
-			if err != nil {
-				return nil, fmt.Errorf("apply event %d: %w: compile policy %s: %w", ev.Seq, ErrPoison, p.policy.Filename, err)
-			}
-			p.compiled = c
+		if err := s.preparePolicy(p, ev); err != nil {
+			return nil, err
 		}
 	case KindClear:
 		switch {
@@ -115,6 +117,19 @@ func (s *State) prepare(ev Event) (*prepared, error) {
 		return nil, poisonf(ev.Seq, "unknown event kind %q", ev.Kind)
 	}
 	return p, nil
+}
+
+// preparePolicy compiles ev's policy into p.
+func (s *State) preparePolicy(p *prepared, ev Event) error {
+	p.policy = *ev.Policy
+	if s.cfg.Compiler != nil {
+		c, err := s.cfg.Compiler(p.policy)
+		if err != nil {
+			return fmt.Errorf("apply event %d: %w: compile policy %s: %w", ev.Seq, ErrPoison, p.policy.Filename, err)
+		}
+		p.compiled = c
+	}
+	return nil
 }
 
 // prepareFact validates f and returns it with canonical arguments, stored

@@ -163,6 +163,9 @@ func (s *State) commit(p *prepared) error {
 			s.st.deletePattern(&p.deletes[i])
 		}
 		s.insertFacts(p)
+		if p.setPolicy {
+			s.policy, s.compiled = p.policy, p.compiled
+		}
 	case KindPolicy:
 		s.policy, s.compiled = p.policy, p.compiled
 	case KindClear:

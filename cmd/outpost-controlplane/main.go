@@ -50,7 +50,7 @@ type options struct {
 	kafka, kafkaTopic            string
 	nats, natsStream             string
 	embedKafka, embedNATS        bool
-	seedGitclub                  int
+	seedGitclub, factsLimit      int
 	disableClear, verbose        bool
 	security                     pubSecurity
 }
@@ -118,6 +118,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.embedNATS, "embed-nats", envBool("OUTPOST_CP_EMBED_NATS"), "run an embedded NATS server and publish to it (OUTPOST_CP_EMBED_NATS)")
 	fs.IntVar(&o.seedGitclub, "seed-gitclub", envInt("OUTPOST_CP_SEED_GITCLUB", 0), "on first start, load the gitclub policy and `N` facts (OUTPOST_CP_SEED_GITCLUB)")
 	fs.BoolVar(&o.disableClear, "disable-clear-data", envBool("OUTPOST_CP_DISABLE_CLEAR_DATA"), "answer POST /api/clear_data with 403")
+	fs.IntVar(&o.factsLimit, "facts-limit", envInt("OUTPOST_CP_FACTS_LIMIT", 0), "answer GET /api/facts with 400 when it matches more than `N` facts, like a developer plan's cap; 0 off (OUTPOST_CP_FACTS_LIMIT)")
 	fs.BoolVar(&o.verbose, "v", envBool("OUTPOST_CP_VERBOSE"), "log debug lines")
 	o.security.register(fs)
 	if v, ok := os.LookupEnv("OUTPOST_CP_KEYS"); ok {
@@ -166,6 +167,7 @@ func serve(ctx context.Context, o *options, logger *slog.Logger, stdout io.Write
 	cfg := controlplane.Config{
 		Env: o.env, Tenant: o.tenant, DataDir: o.dataDir, Keys: o.keys, Retain: o.retain,
 		CheckpointEvery: o.checkpointEvery, DisableClearData: o.disableClear, Logger: logger,
+		FactsLimit: o.factsLimit,
 	}
 	if o.embedNATS {
 		n, err := brokers.StartNATS(brokers.NATSConfig{})

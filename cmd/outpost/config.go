@@ -54,6 +54,9 @@ type config struct {
 	RequestMemoryMiB   int
 	MemoryLimitMiB     int
 	GCPercent          int
+	RefreshInterval    time.Duration
+	RefreshTimeout     time.Duration
+	VerifyRate         float64
 
 	// Secure transports (tls.go).
 	security
@@ -122,7 +125,7 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 
 	str(&c.Listen, "listen", "OUTPOST_LISTEN", "", "address to listen on (default :PORT)")
 	str(&c.ControlPlaneURL, "control-plane-url", "OUTPOST_CONTROL_PLANE_URL", "", "base URL of the control plane (snapshots, event feed)")
-	str(&c.Source, "source", "OUTPOST_SOURCE", "", "ingest source: poll, kafka, nats or none (default poll with a control plane URL, else none)")
+	str(&c.Source, "source", "OUTPOST_SOURCE", "", "ingest source: poll, kafka, nats, oso-api or none (default poll with a control plane URL, else none)")
 	str(&c.KafkaBrokers, "kafka-brokers", "OUTPOST_KAFKA_BROKERS", "", "comma-separated Kafka bootstrap brokers")
 	str(&c.KafkaTopic, "kafka-topic", "OUTPOST_KAFKA_TOPIC", "", "Kafka topic (default outpost.ENV.events)")
 	str(&c.NATSURL, "nats-url", "OUTPOST_NATS_URL", "", "NATS server URL")
@@ -143,6 +146,10 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "OUTPOST_SHUTDOWN_TIMEOUT", 10*time.Second, "how long graceful shutdown may take")
 
 	c.securityFlags(fs, env, &errs)
+	dur(&c.RefreshInterval, "refresh-interval", "OUTPOST_REFRESH_INTERVAL", time.Minute, "oso-api source: time between refreshes of the whole state from the upstream's API")
+	dur(&c.RefreshTimeout, "refresh-timeout", "OUTPOST_REFRESH_TIMEOUT", 5*time.Minute, "oso-api source: how long one refresh (every request of it) may take")
+	var verifyRate string
+	str(&verifyRate, "verify-rate", "OUTPOST_VERIFY_RATE", "0", "questions per minute the node asks itself and its upstream to compare answers (0: off)")
 
 	str(&c.Export, "export", "OUTPOST_EXPORT", "", "write the current state to this checkpoint file and exit")
 	str(&c.Import, "import", "OUTPOST_IMPORT", "", "start from this checkpoint file when there is no local checkpoint and no control plane")
@@ -154,6 +161,11 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	}
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if r, err := strconv.ParseFloat(strings.TrimSpace(verifyRate), 64); err != nil || r < 0 {
+		errs = append(errs, fmt.Errorf("--verify-rate %q: want a number of questions per minute, 0 or more", verifyRate))
+	} else {
+		c.VerifyRate = r
 	}
 	c.CacheBytes = int64(cacheMiB) << 20
 	if cacheMiB == 0 {
@@ -216,9 +228,22 @@ func (c *config) validate() []error {
 		if c.NATSURL == "" {
 			bad("--source nats needs --nats-url")
 		}
+	case "oso-api":
+		if c.ControlPlaneURL == "" {
+			bad("--source oso-api needs --control-plane-url (the Oso API's base URL, e.g. https://api.osohq.com)")
+		}
+		if c.APIToken == "" {
+			bad("--source oso-api needs --api-token (OSO_API_TOKEN)")
+		}
+		if c.RefreshInterval < 10*time.Millisecond || c.RefreshTimeout <= 0 {
+			bad("--refresh-interval must be at least 10ms and --refresh-timeout positive")
+		}
 	case "none":
 	default:
-		bad("--source %q: use poll, kafka, nats or none", c.Source)
+		bad("--source %q: use poll, kafka, nats, oso-api or none", c.Source)
+	}
+	if c.VerifyRate > 0 && c.ControlPlaneURL == "" {
+		bad("--verify-rate needs --control-plane-url: the verifier compares the node's answers with the control plane's")
 	}
 	if c.ControlPlaneURL != "" {
 		if u, err := url.Parse(c.ControlPlaneURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

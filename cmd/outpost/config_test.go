@@ -45,7 +45,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad port env", nil, map[string]string{"OSO_PORT": "http"}, `OSO_PORT="http" is not an integer`},
 		{"port range", []string{"--port", "70000"}, nil, "not a TCP port"},
 		{"log level", []string{"--log-level", "loud"}, nil, "--log-level"},
-		{"source", []string{"--source", "carrier-pigeon"}, nil, "use poll, kafka, nats or none"},
+		{"source", []string{"--source", "carrier-pigeon"}, nil, "use poll, kafka, nats, oso-api or none"},
 		{"poll without url", []string{"--source", "poll"}, nil, "needs --control-plane-url"},
 		{"kafka without brokers", []string{"--source", "kafka"}, nil, "needs --kafka-brokers"},
 		{"nats without url", []string{"--source", "nats"}, nil, "needs --nats-url"},

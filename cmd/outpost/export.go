@@ -39,7 +39,7 @@ func export(ctx context.Context, c *config, log *slog.Logger) error {
 	}
 	defer os.Remove(tmp.Name())
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	if c.ControlPlaneURL != "" {
+	if c.ControlPlaneURL != "" && c.Source != "oso-api" { // oso-api: Oso has no snapshot; export the data directory
 		feed, err := poll.NewClient(c.pollConfig())
 		if err != nil {
 			return err

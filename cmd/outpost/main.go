@@ -7,6 +7,7 @@
 //	outpost inspect FILE             describe and verify a checkpoint file
 //	outpost healthcheck [--url URL]  exit 0 when a node's /healthcheck answers 200
 //	outpost test FILE...             run the test blocks of policy files
+//	outpost verify [flags]           compare a node's answers with its control plane's
 //	outpost version                  print version information
 package main
 
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, env envLookup, stdout, stderr io.Wr
 			return runInspect(args[1:], stdout, stderr)
 		case "healthcheck":
 			return runHealthcheck(ctx, args[1:], env, stdout, stderr)
+		case "verify":
+			return runVerify(ctx, args[1:], env, stdout, stderr)
 		case "version":
 			printVersion(stdout)
 			return 0

@@ -20,9 +20,11 @@ import (
 	"github.com/outpost-authz/outpost/ingest"
 	"github.com/outpost-authz/outpost/ingest/kafka"
 	natssource "github.com/outpost-authz/outpost/ingest/nats"
+	"github.com/outpost-authz/outpost/ingest/osoapi"
 	"github.com/outpost-authz/outpost/ingest/poll"
 	"github.com/outpost-authz/outpost/query"
 	"github.com/outpost-authz/outpost/query/httpapi"
+	"github.com/outpost-authz/outpost/query/verify"
 	"github.com/outpost-authz/outpost/replica"
 	"github.com/outpost-authz/outpost/snapshotter"
 )
@@ -44,12 +46,16 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 	defer engine.Close()
 
 	var feed *poll.Client
-	if c.ControlPlaneURL != "" {
+	if c.ControlPlaneURL != "" && c.Source != "oso-api" {
 		if feed, err = poll.NewClient(c.pollConfig()); err != nil {
 			return fmt.Errorf("control plane client: %w", err)
 		}
 	}
 	n := &node{c: c, engine: engine, started: started}
+	logID := osoAPILogID // no OsoOffset names it (osoapi.go)
+	if c.Source != "oso-api" {
+		logID = controlPlaneLogID(ctx, c)
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Engine:          engine,
 		Registry:        reg,
@@ -58,7 +64,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 		Strict:          c.Consistency == "strict",
 		Status:          n.status,
 		Logger:          log,
-		LogID:           controlPlaneLogID(ctx, c),
+		LogID:           logID,
 		MaxContextFacts: contextFactLimit(c.MaxContextFacts),
 		MaxContextBytes: int64(c.MaxContextBytes),
 		RequestMemory:   int64(c.RequestMemoryMiB) << 20,
@@ -123,11 +129,13 @@ type node struct {
 	from   string
 	runner *ingest.Runner
 	snap   *snapshotter.Snapshotter
+	oso    *osoapi.Source   // --source oso-api
+	verify *verify.Verifier // --verify-rate
 }
 
 func (n *node) status() map[string]any {
 	n.mu.Lock()
-	from, runner, snap := n.from, n.runner, n.snap
+	from, runner, snap, oso, ver := n.from, n.runner, n.snap, n.oso, n.verify
 	n.mu.Unlock()
 	m := map[string]any{
 		"node": map[string]any{
@@ -149,6 +157,12 @@ func (n *node) status() map[string]any {
 	if snap != nil {
 		m["checkpoint"] = snap.Status()
 	}
+	if oso != nil {
+		m["oso_api"] = oso.Status()
+	}
+	if ver != nil {
+		m["verify"] = ver.Status()
+	}
 	return m
 }
 
@@ -159,7 +173,19 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 	if err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	st, err := bootstrap(ctx, c, feed, store, log)
+	var oso *osoapi.Source
+	var st start
+	if c.Source == "oso-api" {
+		if oso, err = c.osoAPISource(n.engine, log); err != nil {
+			return err
+		}
+		n.mu.Lock()
+		n.oso = oso
+		n.mu.Unlock()
+		st, err = bootstrapOsoAPI(ctx, c, oso, store, log)
+	} else {
+		st, err = bootstrap(ctx, c, feed, store, log)
+	}
 	if err != nil {
 		return err
 	}
@@ -172,9 +198,11 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 	g, gctx := errgroup.WithContext(ctx)
 	var runner *ingest.Runner
 	if c.Source != "none" {
-		src, err := c.source(log)
-		if err != nil {
-			return err
+		var src ingest.Source = oso
+		if oso == nil {
+			if src, err = c.source(log); err != nil {
+				return err
+			}
 		}
 		rc := ingest.RunnerConfig{Source: src, Engine: n.engine, Registerer: reg, Logger: log, StateTime: st.asOf}
 		if feed != nil {
@@ -218,6 +246,16 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 	n.snap = snap
 	n.mu.Unlock()
 	g.Go(func() error { return snap.Run(gctx) })
+	if c.VerifyRate > 0 {
+		ver, err := c.newVerifier(n.engine, reg, log)
+		if err != nil {
+			return err
+		}
+		n.mu.Lock()
+		n.verify = ver
+		n.mu.Unlock()
+		g.Go(func() error { return ver.Run(gctx) })
+	}
 	return g.Wait()
 }
 
@@ -246,6 +284,9 @@ func (c *config) source(log *slog.Logger) (ingest.Source, error) {
 			return nil, err
 		}
 		return natssource.New(natssource.Config{URL: c.NATSURL, Env: c.Environment, Stream: c.NATSStream, Options: opts}, log)
+	case "oso-api":
+		// needs the engine's state: node.run builds it (c.osoAPISource)
+		return nil, fmt.Errorf("the oso-api source is built by node.run")
 	}
 	return nil, fmt.Errorf("unknown source %q", c.Source)
 }

@@ -65,6 +65,11 @@ type Config struct {
 	// checkpoints of its own state (used to restart without replaying the
 	// whole log). 0 means DefaultCheckpointEvery; negative disables them.
 	CheckpointEvery int
+	// FactsLimit, when positive, caps the facts one GET /api/facts may
+	// return: a request matching more is answered 400 with a JSON message,
+	// like the result cap of Oso's developer plans (check-api.md §4.7). 0
+	// answers every request in full.
+	FactsLimit int
 	// PublishBackoffMax caps the publishers' retry delay. Default 2s.
 	PublishBackoffMax time.Duration
 }
@@ -117,6 +122,9 @@ func (c Config) Validate() error {
 		if a != AccessRead && a != AccessWrite {
 			errs = append(errs, fmt.Errorf("API key access %q is not %q or %q", a, AccessRead, AccessWrite))
 		}
+	}
+	if c.FactsLimit < 0 {
+		errs = append(errs, fmt.Errorf("facts limit %d is negative", c.FactsLimit))
 	}
 	if c.Retain < 0 {
 		errs = append(errs, fmt.Errorf("retain %d is negative", c.Retain))

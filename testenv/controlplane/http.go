@@ -36,6 +36,10 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/api/clear_data", s.api(AccessWrite, s.clearData)).Methods(http.MethodPost)
 	r.Handle("/api/expect", s.api(AccessRead, s.postExpect)).Methods(http.MethodPost)
 
+	if s.cfg.FactsLimit > 0 {
+		r.Handle("/api/facts", s.limitFacts(s.factsRouter())).Methods(http.MethodGet)
+	}
+
 	r.Handle("/v1/envs/{env}/events", s.feed(s.getEvents)).Methods(http.MethodGet)
 	r.Handle("/v1/envs/{env}/snapshot", s.feed(s.getSnapshot)).Methods(http.MethodGet)
 	r.Handle("/v1/envs/{env}/status", s.feed(s.getStatus)).Methods(http.MethodGet)
