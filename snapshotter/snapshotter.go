@@ -214,7 +214,7 @@ func (s *Snapshotter) checkpoint(ctx context.Context, force bool) (path string, 
 	s.hasLast = true
 	s.lastDur = st.Duration
 	s.mu.Unlock()
-	s.log.Debug("checkpoint written", "path", path, "seq", h.Position.Seq, "bytes", st.Bytes, "duration", st.Duration)
+	s.log.Info("checkpoint written", "path", path, "seq", h.Position.Seq, "bytes", st.Bytes, "duration", st.Duration)
 	return path, nil
 }
 

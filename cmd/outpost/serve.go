@@ -33,6 +33,7 @@ import (
 // the listen address.
 func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr string)) error {
 	started := time.Now()
+	log = log.With("node", c.nodeName())
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -62,12 +63,17 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 	if err != nil {
 		return err
 	}
+	// A data directory that cannot be used ends the node before it says
+	// it is listening.
+	if _, err := snapshotter.OpenStore(c.Directory, c.CheckpointKeep); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
 	}
 	srv := httpapi.NewHTTPServer(c.Listen, api.Handler())
-	log.Info("listening", "addr", ln.Addr().String(), "environment", c.Environment, "source", c.Source)
+	notice(log, "listening", "addr", ln.Addr().String(), "version", version, "environment", c.Environment, "source", c.Source)
 	if onReady != nil {
 		onReady(ln.Addr().String())
 	}
@@ -97,8 +103,20 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 		return nil
 	})
 	err = g.Wait()
-	log.Info("stopped", "revision", engine.Revision())
+	if err == nil {
+		notice(log, "stopped", "revision", engine.Revision(), "uptime", time.Since(started))
+	}
 	return err
+}
+
+// nodeName tags every log line of a node, so that two nodes sharing a
+// terminal can be told apart: the client id if one is set, else the
+// listen address.
+func (c *config) nodeName() string {
+	if c.ClientID != "" {
+		return c.ClientID
+	}
+	return c.Listen
 }
 
 // node holds what /status reports across the node's parts.
@@ -145,6 +163,7 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 	if err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	loadStart := time.Now()
 	st, err := bootstrap(ctx, c, feed, store, log)
 	if err != nil {
 		return err
@@ -153,7 +172,10 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 	n.from = st.from
 	n.mu.Unlock()
 	n.engine.SetState(st.state)
-	log.Info("serving", "revision", st.state.Revision(), "from", st.from)
+	v := st.state.Acquire()
+	facts := v.FactCount()
+	v.Release()
+	notice(log, "serving", "revision", st.state.Revision(), "facts", facts, "from", st.from, "load_duration", time.Since(loadStart))
 
 	g, gctx := errgroup.WithContext(ctx)
 	var runner *ingest.Runner
