@@ -264,3 +264,11 @@ func (s *Snapshotter) Status() map[string]any {
 	}
 	return st
 }
+
+// LastRevision returns the revision of the newest checkpoint written or
+// found at start, and whether there is one.
+func (s *Snapshotter) LastRevision() (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last.Seq, s.hasLast
+}
