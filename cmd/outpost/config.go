@@ -43,6 +43,7 @@ type config struct {
 	Auth               string
 	MaxSteps           int
 	ShutdownTimeout    time.Duration
+	StatusAuth         bool
 
 	// Modes and development inputs.
 	Export     string
@@ -131,6 +132,16 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	str(&c.Auth, "auth", "OUTPOST_AUTH", "tokens", "client authentication: tokens (API keys from the control plane) or none (local development)")
 	num(&c.MaxSteps, "max-steps", "OUTPOST_MAX_STEPS", 0, "evaluation budget per question (0: the engine's default)")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "OUTPOST_SHUTDOWN_TIMEOUT", 10*time.Second, "how long graceful shutdown may take")
+
+	c.envOf["status-auth"] = "OUTPOST_STATUS_AUTH"
+	if v, ok := env("OUTPOST_STATUS_AUTH"); ok {
+		if b, err := strconv.ParseBool(strings.TrimSpace(v)); err != nil {
+			errs = append(errs, fmt.Errorf("OUTPOST_STATUS_AUTH=%q is not true or false", v))
+		} else {
+			c.StatusAuth, c.envSet["status-auth"] = b, "OUTPOST_STATUS_AUTH"
+		}
+	}
+	fs.BoolVar(&c.StatusAuth, "status-auth", c.StatusAuth, "require an API key (Bearer, or Basic with the key as password) on /status and / (env OUTPOST_STATUS_AUTH)")
 
 	str(&c.Export, "export", "OUTPOST_EXPORT", "", "write the current state to this checkpoint file and exit")
 	str(&c.Import, "import", "OUTPOST_IMPORT", "", "start from this checkpoint file when its seq is higher than the local checkpoint's (then catch up from the control plane or bus, if any)")

@@ -69,6 +69,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 		Status:          n.status,
 		Logger:          log,
 		LogID:           controlPlaneLogID(ctx, c),
+		StatusAuth:      c.StatusAuth,
 	})
 	if err != nil {
 		return err
