@@ -271,3 +271,38 @@ func TestLifecycleLinesAtDefaultLevel(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
 	}
 }
+
+// TestHealthcheckFindsTheNode: `outpost healthcheck` in a container asks
+// the address PID 1 serves on, from its flags and environment.
+func TestHealthcheckFindsTheNode(t *testing.T) {
+	cases := []struct {
+		name    string
+		cmdline []string // nil: no such process
+		environ []string
+		ownEnv  map[string]string
+		want    string
+	}{
+		{"default", nil, nil, nil, "http://127.0.0.1:8080/healthcheck"},
+		{"own OSO_PORT", nil, nil, map[string]string{"OSO_PORT": "9999"}, "http://127.0.0.1:9999/healthcheck"},
+		{"node's OSO_PORT", []string{"/usr/local/bin/outpost"}, []string{"OSO_PORT=7070"}, map[string]string{"OSO_PORT": "9999"}, "http://127.0.0.1:7070/healthcheck"},
+		{"--port wins", []string{"outpost", "--port", "9090"}, []string{"OSO_PORT=7070"}, nil, "http://127.0.0.1:9090/healthcheck"},
+		{"OUTPOST_LISTEN", []string{"/usr/local/bin/outpost"}, []string{"OSO_PORT=7070", "OUTPOST_LISTEN=0.0.0.0:8181"}, nil, "http://127.0.0.1:8181/healthcheck"},
+		{"serve --listen host", []string{"outpost", "serve", "--listen", "10.1.2.3:8282"}, nil, nil, "http://10.1.2.3:8282/healthcheck"},
+		{"--listen :port", []string{"outpost", "-listen=:8383"}, nil, nil, "http://127.0.0.1:8383/healthcheck"},
+		{"--listen [::]", []string{"outpost", "--listen", "[::]:8585"}, nil, nil, "http://127.0.0.1:8585/healthcheck"},
+		{"PID 1 is not outpost", []string{"/bin/sh", "-c", "outpost --port 1"}, []string{"OSO_PORT=1"}, map[string]string{"OUTPOST_LISTEN": ":8484"}, "http://127.0.0.1:8484/healthcheck"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			proc := filepath.Join(t.TempDir(), "1")
+			if tc.cmdline != nil {
+				mkdir(t, proc, ".")
+				os.WriteFile(filepath.Join(proc, "cmdline"), []byte(strings.Join(tc.cmdline, "\x00")+"\x00"), 0o644)
+				os.WriteFile(filepath.Join(proc, "environ"), []byte(strings.Join(tc.environ, "\x00")), 0o644)
+			}
+			if got := healthURL(proc, env(tc.ownEnv)); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
