@@ -88,11 +88,16 @@ func bootstrap(ctx context.Context, c *config, feed *poll.Client, store *snapsho
 	if haveErr != nil {
 		return start{}, haveErr
 	}
+	return start{}, noState(c, feed != nil, cpErr)
+}
+
+// noState is the error of a node with nothing to start from.
+func noState(c *config, haveFeed bool, cpErr error) error {
 	cp := "no control plane is configured (--control-plane-url)"
-	if feed != nil {
+	if haveFeed {
 		cp = fmt.Sprintf("the control plane at %s did not provide a snapshot (%v)", c.ControlPlaneURL, cpErr)
 	}
-	return start{}, fmt.Errorf("no state to serve: %s, the data directory %s has no valid checkpoint, and no --import file was given", cp, c.Directory)
+	return fmt.Errorf("no state to serve: %s, the data directory %s has no valid checkpoint, and no --import file was given", cp, c.Directory)
 }
 
 // onHand loads the newest valid state available without a network: the

@@ -270,6 +270,12 @@ func TestLifecycleLinesAtDefaultLevel(t *testing.T) {
 	if code != 1 || strings.Count(errb.String(), "\n") != 1 || strings.Contains(errb.String(), "listening") {
 		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
 	}
+	// nothing to start from: the same, without a "listening" line
+	errb = syncBuffer{}
+	code = run(t.Context(), []string{"--listen", "127.0.0.1:0", "--directory", filepath.Join(dir, "empty")}, env(nil), io.Discard, &errb)
+	if code != 1 || strings.Count(errb.String(), "\n") != 1 || !strings.Contains(errb.String(), "no state to serve") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
+	}
 }
 
 // TestHealthcheckFindsTheNode: `outpost healthcheck` in a container asks

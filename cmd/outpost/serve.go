@@ -35,8 +35,14 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 	started := time.Now()
 	// A data directory that cannot be used ends the node before it says
 	// it is listening.
-	if _, err := snapshotter.OpenStore(c.Directory, c.CheckpointKeep); err != nil {
+	store, err := snapshotter.OpenStore(c.Directory, c.CheckpointKeep)
+	if err != nil {
 		return fmt.Errorf("data directory: %w", err)
+	}
+	if c.ControlPlaneURL == "" && c.PolicyFile == "" && c.Import == "" {
+		if list, err := store.List(); err == nil && len(list) == 0 {
+			return noState(c, false, nil)
+		}
 	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
