@@ -135,9 +135,6 @@ func onHand(c *config, store *snapshotter.Store, log *slog.Logger) (start, strin
 		if imp.state != nil {
 			return imp, "the data directory has no valid checkpoint", nil
 		}
-		if impErr != nil {
-			log.Error("the --import file cannot be used, and the data directory has no valid checkpoint", "err", impErr)
-		}
 		return start{}, "", impErr
 	}
 	have := start{state: local, pos: lh.Position, asOf: lh.Created, from: "checkpoint", path: path}

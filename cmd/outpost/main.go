@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, env envLookup, stdout, stderr io.Wr
 	}
 	if err := serve(ctx, c, log, nil); err != nil {
 		// the one line that says why the node stopped
-		notice(log, "outpost stopped", "err", err.Error())
+		fmt.Fprintf(stderr, "outpost: %v\n", err)
 		return 1
 	}
 	return 0
