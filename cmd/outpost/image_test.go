@@ -52,10 +52,10 @@ func TestContainerImage(t *testing.T) {
 		return string(out), err
 	}
 	out, err := build(dir, "--target", "runtime", "-t", tag)
+	t.Cleanup(func() { exec.Command(podman, "rmi", "-f", tag).Run() })
 	if err != nil {
 		t.Fatalf("podman build: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { exec.Command(podman, "rmi", "-f", tag).Run() })
 	if strings.Contains(out, "golang") {
 		t.Errorf("the runtime target used the build stage:\n%s", out)
 	}
@@ -81,7 +81,11 @@ func TestContainerImage(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			d := t.TempDir()
 			os.WriteFile(filepath.Join(d, "Containerfile"), []byte("FROM "+tag+"\nRUN ["+st.run+"]\n"), 0o644)
-			out, err := build(d, "-f", filepath.Join(d, "Containerfile"))
+			iid := filepath.Join(d, "iid")
+			out, err := build(d, "-f", filepath.Join(d, "Containerfile"), "--iidfile", iid)
+			if id, rerr := os.ReadFile(iid); rerr == nil { // a step that succeeded made an untagged image
+				exec.Command(podman, "rmi", "-f", strings.TrimSpace(string(id))).Run()
+			}
 			if (err == nil) != st.ok || !strings.Contains(out, st.want) {
 				t.Errorf("RUN [%s]: error %v, want success %v and %q in:\n%s", st.run, err, st.ok, st.want, out)
 			}
