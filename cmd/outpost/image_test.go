@@ -47,7 +47,7 @@ func TestContainerImage(t *testing.T) {
 	}
 
 	build := func(contextDir string, extra ...string) (string, error) {
-		args := append([]string{"build", "--isolation=chroot", "--pull=never", "--format", "docker", "--platform", "linux/amd64"}, extra...)
+		args := append([]string{"build", "--isolation=chroot", "--pull=never", "--layers=false", "--format", "docker", "--platform", "linux/amd64"}, extra...)
 		out, err := exec.Command(podman, append(args, contextDir)...).CombinedOutput()
 		return string(out), err
 	}
