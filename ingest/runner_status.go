@@ -87,9 +87,10 @@ func (r *Runner) snapshot() snapshot {
 	}
 	if health != nil && health.Failing {
 		// The source cannot be reached, so how many events it has that the
-		// node lacks is unknown; the lag in time is at most the time since
-		// the node was last caught up, and it grows while this lasts.
-		s.lagUnknown = true
+		// node lacks is unknown (a known positive count is a lower bound
+		// and is kept); the lag in time is at most the time since the node
+		// was last caught up, and it grows while this lasts.
+		s.lagUnknown = s.lagEvents == 0
 		s.lagSeconds = max(s.lagSeconds, now.Sub(r.caughtUpAt).Seconds())
 	}
 	return s
@@ -145,7 +146,7 @@ var (
 	descHead = prometheus.NewDesc("outpost_head_revision",
 		"Newest event seq the source has reported.", nil, nil)
 	descLagEvents = prometheus.NewDesc("outpost_lag_events",
-		"Events the source has reported and the replica has not applied; absent while the source is unreachable.", nil, nil)
+		"Events the source has reported and the replica has not applied; absent while the source is unreachable and none are known.", nil, nil)
 	descLagSeconds = prometheus.NewDesc("outpost_lag_seconds",
 		"Seconds since the time of the oldest event known and not applied (0 when caught up); while the source is unreachable, seconds since the node was last caught up.", nil, nil)
 	descEvents = prometheus.NewDesc("outpost_ingest_events_total",
