@@ -28,6 +28,7 @@ type snapshot struct {
 	applied     uint64
 	head        uint64
 	lagEvents   uint64
+	lagUnknown  bool // the source is unreachable: its head is not known
 	lagSeconds  float64
 	ageMS       float64
 	caughtUpAt  time.Time
@@ -84,6 +85,14 @@ func (r *Runner) snapshot() snapshot {
 	if s.state != StateResyncing && s.state != StateStopped && (r.stuck != "" || (health != nil && health.Failing)) {
 		s.state = StateFailing
 	}
+	if health != nil && health.Failing {
+		// The source cannot be reached, so how many events it has that the
+		// node lacks is unknown (a known positive count is a lower bound
+		// and is kept); the lag in time is at most the time since the node
+		// was last caught up, and it grows while this lasts.
+		s.lagUnknown = s.lagEvents == 0
+		s.lagSeconds = max(s.lagSeconds, now.Sub(r.caughtUpAt).Seconds())
+	}
 	return s
 }
 
@@ -99,13 +108,15 @@ func (r *Runner) Status() map[string]any {
 		"state":           s.state,
 		"applied":         s.applied,
 		"head":            s.head,
-		"lag_events":      s.lagEvents,
 		"lag_seconds":     s.lagSeconds,
 		"snapshot_age_ms": int64(s.ageMS),
 		"caught_up_at":    s.caughtUpAt,
 		"position":        s.pos,
 		"events":          s.events,
 		"resyncs":         s.resyncs,
+	}
+	if !s.lagUnknown {
+		st["lag_events"] = s.lagEvents
 	}
 	errs := map[string]uint64{}
 	for k, n := range s.errs {
@@ -135,9 +146,9 @@ var (
 	descHead = prometheus.NewDesc("outpost_head_revision",
 		"Newest event seq the source has reported.", nil, nil)
 	descLagEvents = prometheus.NewDesc("outpost_lag_events",
-		"Events the source has reported and the replica has not applied.", nil, nil)
+		"Events the source has reported and the replica has not applied; absent while the source is unreachable and none are known.", nil, nil)
 	descLagSeconds = prometheus.NewDesc("outpost_lag_seconds",
-		"Seconds since the time of the oldest event known and not applied (0 when caught up).", nil, nil)
+		"Seconds since the time of the oldest event known and not applied (0 when caught up); while the source is unreachable, seconds since the node was last caught up.", nil, nil)
 	descEvents = prometheus.NewDesc("outpost_ingest_events_total",
 		"Events applied, by the source that delivered them (feed: gap fills).", []string{"source"}, nil)
 	descErrors = prometheus.NewDesc("outpost_ingest_errors_total",
@@ -159,7 +170,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.r.snapshot()
 	ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, s.ageMS)
 	ch <- prometheus.MustNewConstMetric(descHead, prometheus.GaugeValue, float64(s.head))
-	ch <- prometheus.MustNewConstMetric(descLagEvents, prometheus.GaugeValue, float64(s.lagEvents))
+	if !s.lagUnknown {
+		ch <- prometheus.MustNewConstMetric(descLagEvents, prometheus.GaugeValue, float64(s.lagEvents))
+	}
 	ch <- prometheus.MustNewConstMetric(descLagSeconds, prometheus.GaugeValue, s.lagSeconds)
 	for src, n := range s.events {
 		ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(n), src)

@@ -24,7 +24,7 @@ for port in "$CP_PORT" "$NODE_PORT"; do
   fi
 done
 
-go build -o bin/ ./cmd/outpost ./cmd/outpost-controlplane
+make --no-print-directory build
 tmp=$(mktemp -d)
 pids=()
 cleanup() {

@@ -219,7 +219,7 @@ func (s *Snapshotter) checkpoint(ctx context.Context, force bool) (path string, 
 	s.hasLast = true
 	s.lastDur = st.Duration
 	s.mu.Unlock()
-	s.log.Debug("checkpoint written", "path", path, "seq", h.Position.Seq, "bytes", st.Bytes, "duration", st.Duration)
+	s.log.Info("checkpoint written", "path", path, "seq", h.Position.Seq, "bytes", st.Bytes, "duration", st.Duration)
 	return path, nil
 }
 
@@ -278,4 +278,12 @@ func (s *Snapshotter) Status() map[string]any {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// LastRevision returns the revision of the newest checkpoint written or
+// found at start, and whether there is one.
+func (s *Snapshotter) LastRevision() (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last.Seq, s.hasLast
 }

@@ -297,7 +297,7 @@ func (s *Store) LoadLatest(cfg replica.Config, log *slog.Logger) (*replica.State
 	}
 	var fails []error
 	foreign := 0 // checkpoints of other environments among fails
-	for _, e := range slices.Backward(list) {
+	for i, e := range slices.Backward(list) {
 		st, h, err := s.load(e.Path, cfg)
 		if err == nil {
 			if len(fails) > foreign {
@@ -314,7 +314,11 @@ func (s *Store) LoadLatest(cfg replica.Config, log *slog.Logger) (*replica.State
 			continue
 		}
 		bad := errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrNotCheckpoint)
-		log.Error("checkpoint is not usable; trying the previous one", "path", e.Path, "seq", e.Seq, "err", err, "quarantined", bad)
+		next := "trying the previous one"
+		if i == 0 {
+			next = "there is no older one"
+		}
+		log.Error("checkpoint is not usable; "+next, "path", e.Path, "seq", e.Seq, "err", err, "quarantined", bad)
 		if bad {
 			s.quarantine(e.Path, log)
 		}

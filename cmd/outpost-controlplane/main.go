@@ -6,6 +6,7 @@
 //
 //	outpost-controlplane -key demo-key:write [-listen 127.0.0.1:8081] [-data DIR] [-env demo]
 //	    [-retain N] [-kafka HOST:PORT,...] [-nats nats://HOST:PORT] [-embed-kafka] [-embed-nats]
+//	    [-kafka-listen HOST:PORT] [-nats-listen HOST:PORT]
 //	    [-seed-gitclub N] [-v]
 //
 // Every flag has an environment variable (shown in -help); flags win.
@@ -50,6 +51,7 @@ type options struct {
 	kafka, kafkaTopic            string
 	nats, natsStream             string
 	embedKafka, embedNATS        bool
+	kafkaListen, natsListen      string
 	seedGitclub, factsLimit      int
 	disableClear, verbose        bool
 	security                     pubSecurity
@@ -116,6 +118,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.natsStream, "nats-stream", env("OUTPOST_NATS_STREAM", ""), "JetStream `stream` (default OUTPOST_<ENV>) (OUTPOST_NATS_STREAM)")
 	fs.BoolVar(&o.embedKafka, "embed-kafka", envBool("OUTPOST_CP_EMBED_KAFKA"), "run an in-process Kafka broker (kfake) and publish to it (OUTPOST_CP_EMBED_KAFKA)")
 	fs.BoolVar(&o.embedNATS, "embed-nats", envBool("OUTPOST_CP_EMBED_NATS"), "run an embedded NATS server and publish to it (OUTPOST_CP_EMBED_NATS)")
+	fs.StringVar(&o.kafkaListen, "kafka-listen", env("OUTPOST_CP_KAFKA_LISTEN", ""), "listen `address` of the embedded Kafka broker; implies -embed-kafka (default 127.0.0.1 and a random port) (OUTPOST_CP_KAFKA_LISTEN)")
+	fs.StringVar(&o.natsListen, "nats-listen", env("OUTPOST_CP_NATS_LISTEN", ""), "listen `address` of the embedded NATS server; implies -embed-nats (default 127.0.0.1 and a random port) (OUTPOST_CP_NATS_LISTEN)")
 	fs.IntVar(&o.seedGitclub, "seed-gitclub", envInt("OUTPOST_CP_SEED_GITCLUB", 0), "on first start, load the gitclub policy and `N` facts (OUTPOST_CP_SEED_GITCLUB)")
 	fs.BoolVar(&o.disableClear, "disable-clear-data", envBool("OUTPOST_CP_DISABLE_CLEAR_DATA"), "answer POST /api/clear_data with 403")
 	fs.IntVar(&o.factsLimit, "facts-limit", envInt("OUTPOST_CP_FACTS_LIMIT", 0), "answer GET /api/facts with 400 when it matches more than `N` facts, like a developer plan's cap; 0 off (OUTPOST_CP_FACTS_LIMIT)")
@@ -132,6 +136,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	o.embedKafka = o.embedKafka || o.kafkaListen != ""
+	o.embedNATS = o.embedNATS || o.natsListen != ""
 	if len(o.keys) == 0 {
 		return nil, errors.New("no API keys: pass -key KEY:write (and KEY:read keys for nodes)")
 	}
@@ -170,7 +176,7 @@ func serve(ctx context.Context, o *options, logger *slog.Logger, stdout io.Write
 		FactsLimit: o.factsLimit,
 	}
 	if o.embedNATS {
-		n, err := brokers.StartNATS(brokers.NATSConfig{})
+		n, err := brokers.StartNATS(brokers.NATSConfig{Addr: o.natsListen})
 		if err != nil {
 			return fmt.Errorf("start embedded nats: %w", err)
 		}
@@ -178,7 +184,7 @@ func serve(ctx context.Context, o *options, logger *slog.Logger, stdout io.Write
 		o.nats = n.URL()
 	}
 	if o.embedKafka {
-		k, err := brokers.StartKafka(brokers.KafkaConfig{})
+		k, err := brokers.StartKafka(brokers.KafkaConfig{Addr: o.kafkaListen})
 		if err != nil {
 			return fmt.Errorf("start embedded kafka: %w", err)
 		}

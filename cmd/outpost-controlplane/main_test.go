@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"regexp"
 	"strings"
 	"sync"
@@ -85,6 +86,43 @@ func TestFlagErrors(t *testing.T) {
 		var out, errb syncBuffer
 		if code := run(context.Background(), append(args, "-data", t.TempDir()), &out, &errb); code == 0 {
 			t.Errorf("run(%q) = 0, want an error; stderr %s", args, errb.String())
+		}
+	}
+}
+
+// TestBrokerListenFlags: -kafka-listen and -nats-listen pin the embedded
+// brokers' addresses (and imply -embed-kafka / -embed-nats).
+func TestBrokerListenFlags(t *testing.T) {
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	kafkaAddr, natsAddr := free(), free()
+	ctx, cancel := context.WithCancel(t.Context())
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-data", t.TempDir(), "-key", "w:write",
+			"-kafka-listen", kafkaAddr, "-nats-listen", natsAddr}, &stdout, &stderr)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stdout.String(), "nats ") || !strings.Contains(stdout.String(), "kafka ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no broker addresses after 30s; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"kafka " + kafkaAddr + " ", "nats nats://" + natsAddr + " "} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
 		}
 	}
 }

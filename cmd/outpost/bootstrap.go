@@ -22,8 +22,19 @@ type start struct {
 	pos   replica.Position
 	// when the state was last known to be current
 	asOf time.Time
-	// where it came from: snapshot, checkpoint, import or policy file
-	from string
+	// where it came from: snapshot, checkpoint, import or policy file;
+	// and the file's path
+	from, path string
+}
+
+func (s start) label() string {
+	switch s.from {
+	case "checkpoint":
+		return "local checkpoint"
+	case "import":
+		return "--import file"
+	}
+	return s.from
 }
 
 func (c *config) replicaConfig() replica.Config {
@@ -34,11 +45,13 @@ func (c *config) replicaConfig() replica.Config {
 	return replica.Config{Env: c.Environment, Compiler: compile}
 }
 
-// bootstrap finds the state to start from, in the order of DESIGN.md §5:
-// the control plane (events since the local checkpoint when it still has
-// them, else its latest snapshot); if it is unreachable, the newest valid
-// local checkpoint; if none, the --import file. --policy is the
-// development alternative to all of them.
+// bootstrap finds the state to start from (DESIGN.md §5): the newest
+// valid state on hand, the local checkpoint or the --import file (the
+// higher seq wins; on a tie the local checkpoint, which carries this
+// site's transport positions); then the control plane: events since that
+// state when it still has them, else its latest snapshot; without an
+// answer from it, the state on hand. --policy is the development
+// alternative to all of them. One line says what was chosen and why.
 func bootstrap(ctx context.Context, c *config, feed *poll.Client, store *snapshotter.Store, log *slog.Logger) (start, error) {
 	if c.PolicyFile != "" {
 		st := c.policyState
@@ -50,24 +63,20 @@ func bootstrap(ctx context.Context, c *config, feed *poll.Client, store *snapsho
 		}
 		return start{state: st, pos: replica.Position{Seq: st.Revision(), KafkaOffset: -1}, asOf: time.Now(), from: "policy file"}, nil
 	}
-	local, lh, path, err := store.LoadLatest(c.replicaConfig(), log)
-	haveLocal := err == nil
-	if err != nil && !errors.Is(err, snapshotter.ErrNoCheckpoint) {
-		log.Warn("no usable local checkpoint", "dir", c.Directory, "err", err)
-	}
+	have, why, haveErr := onHand(c, store, log)
 	var cpErr error
 	if feed != nil {
-		if haveLocal {
-			_, _, err := feed.Events(ctx, lh.Position.Seq, 1)
+		if have.state != nil {
+			_, _, err := feed.Events(ctx, have.pos.Seq, 1)
 			switch {
 			case err == nil:
-				log.Info("starting from the local checkpoint; the control plane still has the events after it", "path", path, "seq", lh.Position.Seq)
-				return start{state: local, pos: lh.Position, asOf: lh.Created, from: "checkpoint"}, nil
+				log.Info("starting from the "+have.label()+"; the control plane still has the events after it", "path", have.path, "seq", have.pos.Seq, "why", why)
+				return have, nil
 			case poll.IsStatus(err, 410):
-				log.Info("the control plane no longer has the events after the local checkpoint; downloading a snapshot", "seq", lh.Position.Seq)
+				log.Info("the control plane no longer has the events after the "+have.label()+"; downloading a snapshot", "seq", have.pos.Seq)
 			default:
-				log.Warn("control plane unreachable; starting from the local checkpoint", "err", err, "path", path, "seq", lh.Position.Seq)
-				return start{state: local, pos: lh.Position, asOf: lh.Created, from: "checkpoint"}, nil
+				log.Warn("control plane unreachable; starting from the "+have.label(), "err", err, "path", have.path, "seq", have.pos.Seq, "why", why)
+				return have, nil
 			}
 		}
 		st, pos, err := downloadSnapshot(ctx, c, feed, log)
@@ -75,27 +84,79 @@ func bootstrap(ctx context.Context, c *config, feed *poll.Client, store *snapsho
 			return start{state: st, pos: pos, asOf: time.Now(), from: "snapshot"}, nil
 		}
 		cpErr = err
-		if haveLocal {
-			log.Warn("snapshot download failed; starting from the local checkpoint", "err", err, "path", path)
-			return start{state: local, pos: lh.Position, asOf: lh.Created, from: "checkpoint"}, nil
+		if have.state != nil {
+			log.Warn("snapshot download failed; starting from the "+have.label(), "err", err, "path", have.path, "seq", have.pos.Seq)
+			return have, nil
 		}
-	} else if haveLocal {
-		log.Info("starting from the local checkpoint", "path", path, "seq", lh.Position.Seq)
-		return start{state: local, pos: lh.Position, asOf: lh.Created, from: "checkpoint"}, nil
+	} else if have.state != nil {
+		log.Info("starting from the "+have.label(), "path", have.path, "seq", have.pos.Seq, "why", why)
+		return have, nil
 	}
+	if haveErr != nil {
+		return start{}, haveErr
+	}
+	return start{}, noState(c, feed != nil, cpErr)
+}
+
+// noState is the error of a node with nothing to start from.
+func noState(c *config, haveFeed bool, cpErr error) error {
+	cp := "no control plane is configured (--control-plane-url)"
+	if haveFeed {
+		cp = fmt.Sprintf("the control plane at %s did not provide a snapshot (%v)", c.ControlPlaneURL, cpErr)
+	}
+	return fmt.Errorf("no state to serve: %s, the data directory %s has no valid checkpoint, and no --import file was given", cp, c.Directory)
+}
+
+// onHand loads the newest valid state available without a network: the
+// data directory's newest valid checkpoint or the --import file, whichever
+// has the higher seq (the local checkpoint on a tie). It says why it chose
+// it. An --import file that cannot be used is an error only when there is
+// no local checkpoint either.
+func onHand(c *config, store *snapshotter.Store, log *slog.Logger) (start, string, error) {
+	var imp start
+	var impErr error
 	if c.Import != "" {
 		st, h, err := readCheckpointFile(c.Import, c.replicaConfig())
 		if err != nil {
-			return start{}, fmt.Errorf("import %s: %w", c.Import, err)
+			impErr = fmt.Errorf("import %s: %w", c.Import, err)
+		} else {
+			imp = start{state: st, pos: h.Position, asOf: h.Created, from: "import", path: c.Import}
 		}
-		log.Info("starting from the imported checkpoint", "path", c.Import, "seq", h.Position.Seq)
-		return start{state: st, pos: h.Position, asOf: h.Created, from: "import"}, nil
 	}
-	cp := "no control plane is configured (--control-plane-url)"
-	if feed != nil {
-		cp = fmt.Sprintf("the control plane at %s did not provide a snapshot (%v)", c.ControlPlaneURL, cpErr)
+	// The newest local checkpoint's seq is in its name: an import file
+	// newer than every local checkpoint wins without loading them.
+	if imp.state != nil {
+		if list, err := store.List(); err == nil && (len(list) == 0 || list[len(list)-1].Seq < imp.pos.Seq) {
+			why := "the data directory has no checkpoint"
+			if len(list) > 0 {
+				why = fmt.Sprintf("its seq %d is newer than the local checkpoint's %d", imp.pos.Seq, list[len(list)-1].Seq)
+			}
+			return imp, why, nil
+		}
 	}
-	return start{}, fmt.Errorf("no state to serve: %s, the data directory %s has no valid checkpoint, and no --import file was given", cp, c.Directory)
+	local, lh, path, err := store.LoadLatest(c.replicaConfig(), log)
+	if err != nil && !errors.Is(err, snapshotter.ErrNoCheckpoint) {
+		log.Warn("no usable local checkpoint", "dir", c.Directory, "err", err)
+	}
+	if err != nil {
+		if imp.state != nil {
+			return imp, "the data directory has no valid checkpoint", nil
+		}
+		return start{}, "", impErr
+	}
+	have := start{state: local, pos: lh.Position, asOf: lh.Created, from: "checkpoint", path: path}
+	switch {
+	case imp.state != nil && imp.pos.Seq > lh.Position.Seq:
+		return imp, fmt.Sprintf("its seq %d is newer than the local checkpoint's %d", imp.pos.Seq, lh.Position.Seq), nil
+	case imp.state != nil:
+		return have, fmt.Sprintf("its seq %d is at least the --import file's %d; the import file is not used", lh.Position.Seq, imp.pos.Seq), nil
+	case impErr != nil:
+		log.Error("the --import file cannot be used; using the local checkpoint", "err", impErr)
+		return have, "the --import file cannot be used", nil
+	case c.Import == "":
+		return have, "the newest valid checkpoint in the data directory", nil
+	}
+	return have, "", nil
 }
 
 // downloadSnapshot fetches and loads the control plane's latest snapshot,

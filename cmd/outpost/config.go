@@ -57,6 +57,7 @@ type config struct {
 	RefreshInterval    time.Duration
 	RefreshTimeout     time.Duration
 	VerifyRate         float64
+	StatusAuth         bool
 
 	// Secure transports (tls.go).
 	security
@@ -70,6 +71,12 @@ type config struct {
 	// policyState is --policy and --events loaded by run before serving,
 	// so that a bad file is one error line, not a failure inside serve.
 	policyState *replica.State
+
+	// envSet names the environment variable of each flag whose value came
+	// from the environment (not overridden by the flag), flagSet the flags
+	// given, envOf every flag's variable: error messages name the source.
+	envSet, envOf map[string]string
+	flagSet       map[string]bool
 }
 
 // envLookup reads the environment; tests replace it.
@@ -78,18 +85,23 @@ type envLookup func(string) (string, bool)
 // parseConfig builds the configuration from defaults, then the environment,
 // then the flags in args.
 func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error) {
-	c := &config{}
+	c := &config{envSet: map[string]string{}, envOf: map[string]string{}, flagSet: map[string]bool{}}
 	fs := flag.NewFlagSet("outpost", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(fs.Output(), fs) }
 	var errs []error
 	str := func(p *string, name, envName, def, usage string) {
+		c.envOf[name] = envName
 		if v, ok := env(envName); ok {
 			def = v
+			c.envSet[name] = envName
 		}
 		fs.StringVar(p, name, def, usage+" (env "+envName+")")
 	}
 	num := func(p *int, name, envName string, def int, usage string) {
+		c.envOf[name] = envName
 		if v, ok := env(envName); ok {
+			c.envSet[name] = envName
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q is not an integer", envName, v))
@@ -100,7 +112,9 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 		fs.IntVar(p, name, def, usage+" (env "+envName+")")
 	}
 	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
+		c.envOf[name] = envName
 		if v, ok := env(envName); ok {
+			c.envSet[name] = envName
 			d, err := time.ParseDuration(strings.TrimSpace(v))
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q is not a duration (e.g. 250ms, 5m)", envName, v))
@@ -119,7 +133,7 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	str(&c.ClientID, "client-id", "OSO_CLIENT_ID", "", "client id, reported in /status")
 	num(&c.Port, "port", "OSO_PORT", 8080, "port to serve the Check API on")
 	str(&c.Directory, "directory", "OSO_DIRECTORY", "./.oso", "data directory for checkpoints")
-	str(&c.LogLevel, "log-level", "OSO_LOG_LEVEL", "info", "log level: error, warn, info or debug")
+	str(&c.LogLevel, "log-level", "OSO_LOG_LEVEL", "error", "log level: error, warn, info or debug (start-up, readiness and shutdown are always logged)")
 	str(&disableTelemetry, "disable-telemetry", "OSO_DISABLE_TELEMETRY", "", "accepted for compatibility; Outpost sends no telemetry")
 	str(&disableErrorLogging, "disable-error-logging", "OSO_DISABLE_ERROR_LOGGING", "", "accepted for compatibility; Outpost reports errors to nobody")
 
@@ -150,15 +164,25 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	dur(&c.RefreshTimeout, "refresh-timeout", "OUTPOST_REFRESH_TIMEOUT", 5*time.Minute, "oso-api source: how long one refresh (every request of it) may take")
 	var verifyRate string
 	str(&verifyRate, "verify-rate", "OUTPOST_VERIFY_RATE", "0", "questions per minute the node asks itself and its upstream to compare answers (0: off)")
+	c.envOf["status-auth"] = "OUTPOST_STATUS_AUTH"
+	if v, ok := env("OUTPOST_STATUS_AUTH"); ok {
+		if b, err := strconv.ParseBool(strings.TrimSpace(v)); err != nil {
+			errs = append(errs, fmt.Errorf("OUTPOST_STATUS_AUTH=%q is not true or false", v))
+		} else {
+			c.StatusAuth, c.envSet["status-auth"] = b, "OUTPOST_STATUS_AUTH"
+		}
+	}
+	fs.BoolVar(&c.StatusAuth, "status-auth", c.StatusAuth, "require an API key (Bearer, or Basic with the key as password) on /status and / (env OUTPOST_STATUS_AUTH)")
 
 	str(&c.Export, "export", "OUTPOST_EXPORT", "", "write the current state to this checkpoint file and exit")
-	str(&c.Import, "import", "OUTPOST_IMPORT", "", "start from this checkpoint file when there is no local checkpoint and no control plane")
+	str(&c.Import, "import", "OUTPOST_IMPORT", "", "start from this checkpoint file when its seq is higher than the local checkpoint's (then catch up from the control plane or bus, if any)")
 	str(&c.PolicyFile, "policy", "OUTPOST_POLICY", "", "development: start from this policy file instead of a control plane")
 	str(&c.EventsFile, "events", "OUTPOST_EVENTS", "", "development: apply these events (JSON lines) after --policy")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(f *flag.Flag) { delete(c.envSet, f.Name); c.flagSet[f.Name] = true })
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
@@ -182,7 +206,48 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	if cacheMiB < 0 {
 		errs = append(errs, fmt.Errorf("--cache-mib must not be negative"))
 	}
+	for i, err := range errs {
+		errs[i] = c.sourced(err)
+	}
 	return c, errors.Join(errs...)
+}
+
+// sourced rewrites each "--flag" an error message names to say where the
+// value came from: the flag itself when it was given, its environment
+// variable when the value came from there ("OSO_PORT 70000 is not a TCP
+// port"), and both when neither was set ("needs --nats-url
+// (OUTPOST_NATS_URL)"). New flags get this for free.
+func (c *config) sourced(err error) error {
+	msg := err.Error()
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, "--")
+		if i < 0 {
+			b.WriteString(msg)
+			break
+		}
+		j := i + 2
+		for j < len(msg) && (msg[j] == '-' || msg[j] >= 'a' && msg[j] <= 'z') {
+			j++
+		}
+		name := msg[i+2 : j]
+		b.WriteString(msg[:i])
+		switch envName, known := c.envOf[name]; {
+		case !known:
+			b.WriteString(msg[i:j])
+		case c.envSet[name] != "":
+			b.WriteString(envName)
+		case c.flagSet[name]:
+			b.WriteString(msg[i:j])
+		default:
+			b.WriteString(msg[i:j] + " (" + envName + ")")
+		}
+		msg = msg[j:]
+	}
+	if b.String() == err.Error() {
+		return err
+	}
+	return errors.New(b.String())
 }
 
 // fill derives defaults that depend on other settings.
@@ -208,9 +273,9 @@ func (c *config) validate() []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Port < 1 || c.Port > 65535 {
-		bad("--port %d is not a TCP port", c.Port)
+		bad("--port %d is not a TCP port: use 1 to 65535", c.Port)
 	}
-	switch c.LogLevel {
+	switch c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel)); c.LogLevel {
 	case "error", "warn", "info", "debug":
 	default:
 		bad("--log-level %q: use error, warn, info or debug", c.LogLevel)
@@ -244,6 +309,9 @@ func (c *config) validate() []error {
 	}
 	if c.VerifyRate > 0 && c.ControlPlaneURL == "" {
 		bad("--verify-rate needs --control-plane-url: the verifier compares the node's answers with the control plane's")
+	}
+	if c.ControlPlaneURL != "" && c.APIToken == "" {
+		bad("--control-plane-url needs an API key: set --api-token")
 	}
 	if c.ControlPlaneURL != "" {
 		if u, err := url.Parse(c.ControlPlaneURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -19,7 +19,7 @@ func env(m map[string]string) envLookup {
 func TestConfigPrecedence(t *testing.T) {
 	c, err := parseConfig([]string{"--port", "9090"}, env(map[string]string{
 		"OSO_PORT": "7070", "OSO_ENVIRONMENT": "prod", "OUTPOST_CONTROL_PLANE_URL": "http://cp:8081",
-		"OUTPOST_CONSISTENCY_WAIT": "1s",
+		"OUTPOST_CONSISTENCY_WAIT": "1s", "OSO_API_TOKEN": "k",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -127,12 +127,14 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	}
 	defer f.Close()
 	info, err := snapshotter.Inspect(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
+	if err != nil && info.Header.Env == "" {
 		fmt.Fprintf(stderr, "outpost inspect: %s: %v\n", args[0], err)
 		return 1
 	}
+	// A damaged file still shows the header and whatever was decoded
+	// before the damage, then says where decoding stopped.
 	h := info.Header
-	fmt.Fprintf(stdout, "file:          %s (%d bytes, format %d)\n", args[0], info.Size, info.Version)
+	fmt.Fprintf(stdout, "file:          %s (%d bytes read, format %d)\n", args[0], info.Size, info.Version)
 	fmt.Fprintf(stdout, "environment:   %s", h.Env)
 	if h.Tenant != "" {
 		fmt.Fprintf(stdout, " (tenant %s)", h.Tenant)
@@ -142,11 +144,18 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "positions:     kafka offset %d, jetstream seq %d\n", h.Position.KafkaOffset, h.Position.JetStreamSeq)
 	fmt.Fprintf(stdout, "created:       %s\n", h.Created.UTC().Format(time.RFC3339))
 	fmt.Fprintf(stdout, "facts:         %d in %d relations, %d values\n", h.Facts, h.Relations, h.Values)
-	fmt.Fprintf(stdout, "policy:        %s (%d bytes), %d API key hashes\n", info.PolicyFilename, info.PolicyBytes, info.Tokens)
+	if info.PolicyBytes > 0 || err == nil {
+		fmt.Fprintf(stdout, "policy:        %s (%d bytes), %d API key hashes\n", info.PolicyFilename, info.PolicyBytes, info.Tokens)
+	}
 	for _, r := range info.Relations {
 		fmt.Fprintf(stdout, "  %-24s %d\n", fmt.Sprintf("%s/%d", r.Name, r.Arity), r.Facts)
 	}
 	fmt.Fprintf(stdout, "digest:        %s (verified: %v)\n", h.Digest, info.DigestOK)
+	if err != nil {
+		fmt.Fprintf(stdout, "damaged:       %v\n", err)
+		fmt.Fprintf(stderr, "outpost inspect: %s: %v\n", args[0], err)
+		return 1
+	}
 	fmt.Fprintf(stdout, "checksum:      %08x (ok: %v)\n", info.Checksum, info.ChecksumOK)
 	if !info.ChecksumOK || !info.DigestOK {
 		return 1

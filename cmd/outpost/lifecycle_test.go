@@ -33,6 +33,11 @@ type runningNode struct {
 
 func startNode(t *testing.T, args ...string) *runningNode {
 	t.Helper()
+	return startNodeLog(t, slog.New(slog.DiscardHandler), args...)
+}
+
+func startNodeLog(t *testing.T, log *slog.Logger, args ...string) *runningNode {
+	t.Helper()
 	c, err := parseConfig(append([]string{"--listen", "127.0.0.1:0", "--auth", "none", "--checkpoint-interval", "1s"}, args...), env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +45,7 @@ func startNode(t *testing.T, args ...string) *runningNode {
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	n := &runningNode{cancel: cancel, done: make(chan error, 1)}
-	go func() { n.done <- serve(ctx, c, slog.New(slog.DiscardHandler), func(a string) { addr <- a }) }()
+	go func() { n.done <- serve(ctx, c, log, func(a string) { addr <- a }) }()
 	select {
 	case a := <-addr:
 		n.url = "http://" + a

@@ -1,7 +1,7 @@
 // Command outpost is the Outpost node: a read-only, event-sourced replica
 // that answers Oso's Check API. See README.md and docs/configuration.md.
 //
-//	outpost [flags]                  serve (the default)
+//	outpost [serve] [flags]          serve (the default)
 //	outpost --export FILE [flags]    write the current state to a checkpoint file
 //	outpost --import FILE [flags]    serve, seeded from a checkpoint file
 //	outpost inspect FILE             describe and verify a checkpoint file
@@ -9,13 +9,16 @@
 //	outpost test FILE...             run the test blocks of policy files
 //	outpost verify [flags]           compare a node's answers with its control plane's
 //	outpost version                  print version information
+//	outpost help, -h, --help         print usage
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -49,11 +52,21 @@ func run(ctx context.Context, args []string, env envLookup, stdout, stderr io.Wr
 		case "version":
 			printVersion(stdout)
 			return 0
+		case "help":
+			args = []string{"-h"}
+		case "serve":
+			args = args[1:]
 		}
 	}
-	c, err := parseConfig(args, env, stderr)
+	var out bytes.Buffer // the flag package's own messages and usage
+	c, err := parseConfig(args, env, &out)
+	if errors.Is(err, flag.ErrHelp) {
+		stdout.Write(out.Bytes())
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "outpost: %v\n", err)
+		fmt.Fprintf(stderr, "outpost: see outpost -h and docs/configuration.md\n")
 		return 2
 	}
 	if c.PolicyFile != "" {
@@ -80,26 +93,34 @@ func run(ctx context.Context, args []string, env envLookup, stdout, stderr io.Wr
 		return 2
 	}
 	if err := serve(ctx, c, log, nil); err != nil {
-		log.Error("outpost stopped", "err", err)
+		// the one line that says why the node stopped
 		fmt.Fprintf(stderr, "outpost: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	switch level {
-	case "error":
-		l = slog.LevelError
-	case "warn":
-		l = slog.LevelWarn
-	case "debug":
-		l = slog.LevelDebug
-	default:
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+// usage prints the commands and every serve flag (fs.PrintDefaults).
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, `Outpost %s: an authorization fallback node for Oso Cloud-compatible control planes.
+
+Usage:
+  outpost [serve] [flags]          serve the Check API (the default command)
+  outpost --export FILE [flags]    write the current state to a checkpoint file
+  outpost --import FILE [flags]    serve, starting from a checkpoint file if it is newest
+  outpost test FILE.polar...       run the test blocks of policy files
+  outpost inspect FILE             describe and verify a checkpoint file
+  outpost verify [flags]           compare this node's answers with the control plane's
+  outpost healthcheck [--url URL]  exit 0 when a node's /healthcheck answers 200
+  outpost version                  print version information
+  outpost help                     print this text
+
+Every flag also reads an environment variable (shown after each flag); a
+flag wins over its variable. docs/configuration.md describes each one.
+
+Flags of serve:
+`, version)
+	fs.PrintDefaults()
 }
 
 // oneLine joins the lines of a multi-line message (a compiler's list of

@@ -35,6 +35,23 @@ import (
 // the listen address.
 func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr string)) error {
 	started := time.Now()
+	// A data directory that cannot be used ends the node before it says
+	// it is listening.
+	store, err := snapshotter.OpenStore(c.Directory, c.CheckpointKeep)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if c.ControlPlaneURL == "" && c.PolicyFile == "" && c.Import == "" {
+		if list, err := store.List(); err == nil && len(list) == 0 {
+			return noState(c, false, nil)
+		}
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Listen, err)
+	}
+	defer ln.Close()
+	log = log.With("node", c.nodeName(ln.Addr().String()))
 	c.compiler = query.LoggingCompiler(log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -68,13 +85,10 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 		MaxContextFacts: contextFactLimit(c.MaxContextFacts),
 		MaxContextBytes: int64(c.MaxContextBytes),
 		RequestMemory:   int64(c.RequestMemoryMiB) << 20,
+		StatusAuth:      c.StatusAuth,
 	})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", c.Listen, err)
 	}
 	ln, handler, tlsStatus, err := c.listenTLS(ln, api.Handler(), log)
 	if err != nil {
@@ -82,7 +96,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 	}
 	n.tlsStatus = tlsStatus
 	srv := httpapi.NewHTTPServer(c.Listen, handler)
-	log.Info("listening", "addr", ln.Addr().String(), "environment", c.Environment, "source", c.Source, "tls", tlsStatus != nil)
+	notice(log, "listening", "addr", ln.Addr().String(), "version", version, "environment", c.Environment, "source", c.Source, "tls", tlsStatus != nil)
 	if onReady != nil {
 		onReady(ln.Addr().String())
 	}
@@ -112,8 +126,20 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 		return nil
 	})
 	err = g.Wait()
-	log.Info("stopped", "revision", engine.Revision())
+	if err == nil {
+		notice(log, "stopped", "revision", engine.Revision(), "uptime", time.Since(started))
+	}
 	return err
+}
+
+// nodeName tags every log line of a node, so that two nodes sharing a
+// terminal can be told apart: the client id if one is set, else the
+// address it listens on.
+func (c *config) nodeName(addr string) string {
+	if c.ClientID != "" {
+		return c.ClientID
+	}
+	return addr
 }
 
 // node holds what /status reports across the node's parts.
@@ -173,6 +199,7 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 	if err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	loadStart := time.Now()
 	var oso *osoapi.Source
 	var st start
 	if c.Source == "oso-api" {
@@ -193,7 +220,10 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 	n.from = st.from
 	n.mu.Unlock()
 	n.engine.SetState(st.state)
-	log.Info("serving", "revision", st.state.Revision(), "from", st.from)
+	v := st.state.Acquire()
+	facts := v.FactCount()
+	v.Release()
+	notice(log, "serving", "revision", st.state.Revision(), "facts", facts, "from", st.from, "load_duration", time.Since(loadStart))
 
 	g, gctx := errgroup.WithContext(ctx)
 	var runner *ingest.Runner
@@ -245,6 +275,19 @@ func (n *node) run(ctx context.Context, feed *poll.Client, reg *prometheus.Regis
 	n.mu.Lock()
 	n.snap = snap
 	n.mu.Unlock()
+	// What a checkpoint written now would add: the alert on checkpoints
+	// (docs/alerts.yml) fires only when this stays above 0, since a quiet
+	// node rightly writes none.
+	behind := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "outpost_checkpoint_revisions_behind",
+		Help: "Revisions applied since the newest checkpoint (all of them when there is none).",
+	}, func() float64 {
+		last, _ := snap.LastRevision()
+		return float64(n.engine.Revision() - min(last, n.engine.Revision()))
+	})
+	if err := reg.Register(behind); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
 	g.Go(func() error { return snap.Run(gctx) })
 	if c.VerifyRate > 0 {
 		ver, err := c.newVerifier(n.engine, reg, log)

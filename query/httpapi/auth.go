@@ -56,10 +56,15 @@ func (s *Server) authenticate(r *http.Request, info *stateInfo) error {
 	if s.cfg.Auth == AuthNone {
 		return nil
 	}
+	key, ok := bearer(r.Header.Get("Authorization"))
+	return checkKey(key, ok, info)
+}
+
+// checkKey compares a key with the state's tokens.
+func checkKey(key string, ok bool, info *stateInfo) error {
 	if len(info.tokens) == 0 {
 		return errNoToken
 	}
-	key, ok := bearer(r.Header.Get("Authorization"))
 	if !ok {
 		return errNoKey
 	}
@@ -84,4 +89,26 @@ func bearer(h string) (string, bool) {
 	}
 	key = strings.TrimSpace(key)
 	return key, key != ""
+}
+
+// statusGuard requires an API key on /status and / when Config.StatusAuth
+// is set: "Authorization: Bearer KEY", or Basic with the key as the
+// password, so that a browser can ask for it.
+func (s *Server) statusGuard(h http.Handler) http.Handler {
+	if !s.cfg.StatusAuth {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			_, key, ok = r.BasicAuth()
+			ok = ok && key != ""
+		}
+		if err := checkKey(key, ok, s.stateInfo()); err != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="outpost status", charset="UTF-8"`)
+			writeError(w, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -251,7 +251,7 @@ func TestStatusAndPage(t *testing.T) {
 		t.Fatalf("/: %d %s", r.status, r.header.Get("Content-Type"))
 	}
 	page := string(r.body)
-	for _, want := range []string{"<title>Outpost replica</title>", "serving", "ingest", "lag_events", "&lt;none&gt;", m["digest"].(string)} {
+	for _, want := range []string{"<title>Outpost replica</title>", "Serving", "ingest", "lag_events", "&lt;none&gt;", m["digest"].(string)} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/ lacks %q", want)
 		}

@@ -78,6 +78,9 @@ type Config struct {
 	// LogID is the control plane's log id accepted in OsoOffset tokens of
 	// the form "<logid>:<seq>"; "" accepts any log id.
 	LogID string
+	// StatusAuth requires an API key of the state's tokens on /status and
+	// / (whatever Auth says): they show data paths and the environment.
+	StatusAuth bool
 }
 
 // Validate checks the configuration.
@@ -261,8 +264,8 @@ func (s *Server) Handler() http.Handler {
 	r.Handle(routeMetrics, s.instrument(routeMetrics, false, promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
 	}))).Methods(http.MethodGet, http.MethodHead)
-	r.Handle(routeStatus, s.instrument(routeStatus, true, http.HandlerFunc(s.status))).Methods(http.MethodGet, http.MethodHead)
-	r.Handle(routeRoot, s.instrument(routeRoot, false, http.HandlerFunc(s.statusPage))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(routeStatus, s.instrument(routeStatus, true, s.statusGuard(http.HandlerFunc(s.status)))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(routeRoot, s.instrument(routeRoot, false, s.statusGuard(http.HandlerFunc(s.statusPage)))).Methods(http.MethodGet, http.MethodHead)
 
 	// Any other method on a known path: 405 with Allow.
 	allowed := map[string][]string{}
