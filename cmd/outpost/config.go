@@ -179,6 +179,21 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	str(&c.PolicyFile, "policy", "OUTPOST_POLICY", "", "development: start from this policy file instead of a control plane")
 	str(&c.EventsFile, "events", "OUTPOST_EVENTS", "", "development: apply these events (JSON lines) after --policy")
 
+	// Flags registered outside the helpers above (secret and security
+	// flags) name their variable in the usage text: record it, so errors
+	// about them name their source too.
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := c.envOf[f.Name]; ok {
+			return
+		}
+		if i := strings.LastIndex(f.Usage, "(env "); i >= 0 && strings.HasSuffix(f.Usage, ")") {
+			envName := f.Usage[i+len("(env ") : len(f.Usage)-1]
+			c.envOf[f.Name] = envName
+			if _, ok := env(envName); ok {
+				c.envSet[f.Name] = envName
+			}
+		}
+	})
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -352,10 +352,10 @@ func TestTLSConfigErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"cert without key", []string{"--tls-cert-file", "c.pem"}, "--tls-cert-file and --tls-key-file go together"},
+		{"cert without key", []string{"--tls-cert-file", "c.pem"}, "--tls-cert-file and --tls-key-file (OUTPOST_TLS_KEY_FILE) go together"},
 		{"client CA without cert", []string{"--tls-client-ca-file", "ca.pem"}, "--tls-client-ca-file needs"},
 		{"kafka cert without key", []string{"--kafka-cert-file", "c.pem"}, "--kafka-cert-file and --kafka-key-file"},
-		{"control plane CA missing", []string{"--control-plane-url", "https://cp", "--control-plane-ca-file", filepath.Join(dir, "none.pem")}, "--control-plane-ca-file"},
+		{"control plane CA missing", []string{"--control-plane-url", "https://cp", "--api-token", "k", "--control-plane-ca-file", filepath.Join(dir, "none.pem")}, "--control-plane-ca-file"},
 		{"control plane CA without URL", []string{"--control-plane-ca-file", "ca.pem"}, "needs --control-plane-url"},
 		{"bool env", nil, "OUTPOST_KAFKA_TLS"},
 	} {
