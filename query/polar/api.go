@@ -181,7 +181,7 @@ func (p *Policy) Authorize(db Database, actor Value, action string, resource Val
 		return false, nil
 	}
 	args := [3]uint32{q.intern(actor), q.intern(Value{TypeString, action}), q.intern(resource)}
-	_, n := q.call(allow, args[:], true)
+	_, n, _ := q.call(allow, args[:], true)
 	return n > 0, q.err
 }
 
@@ -260,7 +260,7 @@ func (p *Policy) allowColumn(db Database, o *QueryOptions, a, b, c Value, col in
 		}
 		args[i] = q.intern(v)
 	}
-	ans, n := q.call(pr, args[:], false)
+	ans, n, _ := q.call(pr, args[:], false)
 	if q.err != nil {
 		return q.err
 	}
@@ -307,7 +307,7 @@ func (p *Policy) Query(db Database, predicate string, args []Value, o *QueryOpti
 	if pr == nil {
 		pr = &pred{idx: len(p.preds), key: predKey(predicate, len(args)), name: predicate, arity: len(args)}
 	}
-	ans, n := q.call(pr, syms, false)
+	ans, n, _ := q.call(pr, syms, false)
 	if q.err != nil {
 		return nil, q.err
 	}
@@ -414,7 +414,7 @@ func (p *Policy) EvaluateQuery(db Database, calls []QueryCall, vars map[string]V
 	for i := range args {
 		args[i] = wildSym(cr.varTyp[s.byName[names[i]]])
 	}
-	ans, n := q.call(pr, args, false)
+	ans, n, _ := q.call(pr, args, false)
 	if q.err != nil {
 		return nil, q.err
 	}

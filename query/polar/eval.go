@@ -11,12 +11,19 @@ import (
 // A call is identified by its predicate and argument pattern (bound symbols,
 // unbound slots, typed wildcards). Calls are evaluated to their full answer
 // set (or to one answer when the caller only needs existence) and memoised
-// for the rest of the query. A call that meets an identical call still
-// running further up the stack (recursion through the data, e.g. a folder
-// cycle) receives that call's answers found so far; the earlier call is then
-// re-evaluated until its answer set stops growing, and everything computed
-// from partial answers is not memoised. Answers only grow, so this reaches
-// the least fixpoint and terminates (spec §7.1, §7.5). Negation is
+// for the rest of the query. Because the planner keeps recursive calls at
+// least as bound as their callers (plan.go), a question with a bound
+// resource walks up from that resource, one memoised subgoal per ancestor.
+//
+// A call that meets an identical call still running further up the stack
+// (recursion through the data, e.g. a folder cycle, or a list walking down
+// a hierarchy) reads that call's answers live: rows added while it iterates
+// are visited too, so a linear recursion reaches its closure in one pass.
+// When an answer arrives after such a reader has finished, the call is
+// evaluated again (only its rules that read a running call), until no
+// answer arrives late; everything computed from partial answers is not
+// memoised. Answers only grow and are finite, so this reaches the least
+// fixpoint and terminates, cycles included (spec §7.1, §7.5). Negation is
 // evaluated against complete answers of lower strata (§7.6).
 
 // ErrBudgetExceeded is returned when a query needs more evaluation steps
@@ -57,22 +64,25 @@ type memoEntry struct {
 	ans      []uint32 // nil for a ground call: its one answer is its arguments
 	n        int
 	complete bool
+	running  int32 // 1 + index in the stack of the frame evaluating the call, or 0
 }
 
 // frame is a call being evaluated. Frames are pooled per query context.
 type frame struct {
-	pred    *pred
-	key     callKey
-	args    []uint32
-	depth   int
-	low     int
-	iterate bool
-	ground  bool
-	exists  bool
-	done    bool
-	ans     []uint32
-	n       int
-	set     rowSet
+	pred   *pred
+	key    callKey
+	args   []uint32
+	depth  int
+	low    int
+	ground bool
+	exists bool
+	done   bool
+	read   bool // a live reader of this frame's answers finished in this pass
+	stale  bool // an answer arrived after a live reader finished
+	ans    []uint32
+	n      int
+	set    rowSet
+	live   []uint64 // rules (bit per index) that read a running call
 }
 
 // add records an answer unless it is known; it reports whether it was new.
@@ -83,6 +93,7 @@ func (f *frame) add(t []uint32) bool {
 			return false
 		}
 		f.n, f.done = 1, true
+		f.stale = f.stale || f.read
 		return true
 	}
 	ar := f.pred.arity
@@ -102,6 +113,7 @@ func (f *frame) add(t []uint32) bool {
 	}
 	f.ans = append(f.ans, t...)
 	f.n++
+	f.stale = f.stale || f.read
 	if f.n == 8 {
 		f.set.reset()
 		for i := 0; i < f.n; i++ {
@@ -222,6 +234,7 @@ type qctx struct {
 	typeMap  []int32
 	steps    int
 	budget   int
+	liveHits int // reads of running calls, to know which rules made one
 	memo     map[callKey]memoEntry
 	stack    []*frame
 	err      error
@@ -539,12 +552,13 @@ func (q *qctx) newFrame() *frame {
 
 func (q *qctx) freeFrame(f *frame) {
 	args := f.args[:0]
+	live := f.live[:0]
 	set := f.set
 	set.reset()
 	if len(set.slots) > 1<<16 {
 		set = rowSet{}
 	}
-	*f = frame{args: args, set: set}
+	*f = frame{args: args, set: set, live: live}
 	q.frames = append(q.frames, f)
 }
 
@@ -562,27 +576,35 @@ func (q *qctx) freeCont(k *cont) { q.conts = append(q.conts, k) }
 
 // call evaluates p(args) and returns its answers as a flat slice of n
 // tuples. exists asks for one answer at most. For a ground call the
-// answer returned is args itself.
-func (q *qctx) call(p *pred, args []uint32, exists bool) ([]uint32, int) {
+// answer returned is args itself. When the same call is running further up
+// the stack, call returns that frame as live instead: the caller reads its
+// answers as they grow (see solve) and the frame is told when it is done.
+func (q *qctx) call(p *pred, args []uint32, exists bool) (ans []uint32, n int, live *frame) {
 	var key callKey
 	key.pred = int32(p.idx)
 	copy(key.a[:], args)
-	if m, ok := q.memo[key]; ok && (m.complete || (exists && m.n > 0)) {
-		if m.ans == nil {
-			return args, m.n
+	m, ok := q.memo[key]
+	if ok && m.running != 0 {
+		i := int(m.running - 1)
+		f := q.stack[i]
+		top := q.stack[len(q.stack)-1]
+		top.low = min(top.low, i)
+		q.liveHits++
+		if f.ground {
+			// the reader takes the answer (or its absence) as it is now
+			f.read = true
+			return args, f.n, nil
 		}
-		return m.ans, m.n
+		return f.ans, f.n, f
 	}
-	for i := len(q.stack) - 1; i >= 0; i-- {
-		if f := q.stack[i]; f.key == key {
-			top := q.stack[len(q.stack)-1]
-			top.low = min(top.low, i)
-			f.iterate = true
-			if f.ground {
-				return args, f.n
-			}
-			return f.ans, f.n
+	if ok && (m.complete || (exists && m.n > 0)) {
+		if m.ans == nil {
+			return args, m.n, nil
 		}
+		return m.ans, m.n, nil
+	}
+	if q.memo == nil {
+		q.memo = make(map[callKey]memoEntry)
 	}
 	f := q.newFrame()
 	f.pred, f.key, f.exists = p, key, exists
@@ -594,50 +616,64 @@ func (q *qctx) call(p *pred, args []uint32, exists bool) ([]uint32, int) {
 			f.ground = false
 		}
 	}
+	q.memo[key] = memoEntry{running: int32(len(q.stack) + 1)}
 	q.stack = append(q.stack, f)
 	q.evalFrame(f)
 	q.stack = q.stack[:len(q.stack)-1]
-	ans, n := f.ans, f.n
+	ans, n = f.ans, f.n
 	if f.ground {
 		ans = args
 	}
-	if q.err == nil {
-		if f.low < f.depth {
-			parent := q.stack[len(q.stack)-1]
-			parent.low = min(parent.low, f.low)
-		} else {
-			if q.memo == nil {
-				q.memo = make(map[callKey]memoEntry)
-			}
-			m := memoEntry{n: n, complete: f.ground || !f.done}
-			if !f.ground {
-				m.ans = f.ans
-			}
-			q.memo[key] = m
+	switch {
+	case q.err != nil:
+		delete(q.memo, key)
+	case f.low < f.depth:
+		// computed from partial answers of a running call: not memoised
+		delete(q.memo, key)
+		parent := q.stack[len(q.stack)-1]
+		parent.low = min(parent.low, f.low)
+	default:
+		m := memoEntry{n: n, complete: f.ground || !f.done}
+		if !f.ground {
+			m.ans = f.ans
 		}
+		q.memo[key] = m
 	}
 	q.freeFrame(f)
 	if q.err != nil {
-		return nil, 0
+		return nil, 0, nil
 	}
-	return ans, n
+	return ans, n, nil
 }
 
+// evalFrame computes the answers of f: stored facts, then its rules, again
+// while an answer arrived after a live reader of f had finished. A repeated
+// pass runs only the rules that read a running call in the first pass; the
+// others depend on complete answers only and would add nothing.
 func (q *qctx) evalFrame(f *frame) {
 	sc := q.pushScan()
 	sc.args, sc.into = f.args, f
 	q.scan(f.pred, sc)
 	q.popScan()
-	for {
-		f.iterate = false
-		before := f.n
-		for _, r := range f.pred.rules {
+	rules := f.pred.rules
+	words := (len(rules) + 63) / 64
+	f.live = append(f.live[:0], make([]uint64, words)...)
+	for pass := 0; ; pass++ {
+		f.read, f.stale = false, false
+		for i, r := range rules {
 			if f.done || q.err != nil {
 				return
 			}
+			if pass > 0 && f.live[i/64]&(1<<(i%64)) == 0 {
+				continue
+			}
+			hits := q.liveHits
 			q.applyRule(f, r)
+			if pass == 0 && q.liveHits != hits {
+				f.live[i/64] |= 1 << (i % 64)
+			}
 		}
-		if q.err != nil || f.done || !f.iterate || f.n == before {
+		if q.err != nil || f.done || !f.stale {
 			return
 		}
 	}
@@ -720,31 +756,9 @@ func (q *qctx) solve(steps []step, env []uint32, k *cont) bool {
 	switch l.kind {
 	case lCall:
 		m := q.mem.mark()
-		defer q.mem.release(m)
-		args := q.mem.alloc(len(l.args))
-		for i := range l.args {
-			args[i] = q.term(&l.args[i], env)
-		}
-		if l.pred.hasRules {
-			ans, n := q.call(l.pred, args, st.exists)
-			ar := len(l.args)
-			for j := 0; j < n; j++ {
-				matched, stop := q.visitRow(st, rest, env, k, ans[j*ar:(j+1)*ar])
-				if stop {
-					return false
-				}
-				if matched && st.exists {
-					break
-				}
-			}
-			return q.err == nil
-		}
-		sc := q.pushScan()
-		sc.args, sc.st, sc.rest, sc.env, sc.k = args, st, rest, env, k
-		q.scan(l.pred, sc)
-		stop := sc.stopAll
-		q.popScan()
-		return !stop && q.err == nil
+		ok := q.solveCall(st, rest, env, k)
+		q.mem.release(m)
+		return ok
 	case lMatches:
 		if l.a.kind != tVar {
 			if !q.fits(q.term(&l.a, env), l.typ) {
@@ -849,6 +863,56 @@ func (q *qctx) solve(steps []step, env []uint32, k *cont) bool {
 		return q.solve(rest, env, k)
 	}
 	return true
+}
+
+// solveCall runs call step st (see solve); the caller releases what it
+// allocates from the arena.
+func (q *qctx) solveCall(st *step, rest []step, env []uint32, k *cont) bool {
+	l := st.lit
+	args := q.mem.alloc(len(l.args))
+	for i := range l.args {
+		args[i] = q.term(&l.args[i], env)
+	}
+	if l.pred.hasRules {
+		ans, n, live := q.call(l.pred, args, st.exists)
+		ar := len(l.args)
+		if live != nil {
+			// a running call: read its answers as they grow
+			for j := 0; j < live.n; j++ {
+				if !q.tick() {
+					return false
+				}
+				matched, stop := q.visitRow(st, rest, env, k, live.ans[j*ar:(j+1)*ar])
+				if stop {
+					return false
+				}
+				if matched && st.exists {
+					return q.err == nil
+				}
+			}
+			live.read = true
+			return q.err == nil
+		}
+		for j := 0; j < n; j++ {
+			if !q.tick() {
+				return false
+			}
+			matched, stop := q.visitRow(st, rest, env, k, ans[j*ar:(j+1)*ar])
+			if stop {
+				return false
+			}
+			if matched && st.exists {
+				break
+			}
+		}
+		return q.err == nil
+	}
+	sc := q.pushScan()
+	sc.args, sc.st, sc.rest, sc.env, sc.k = args, st, rest, env, k
+	q.scan(l.pred, sc)
+	stop := sc.stopAll
+	q.popScan()
+	return !stop && q.err == nil
 }
 
 func (q *qctx) intOf(s uint32) (int64, bool) {
