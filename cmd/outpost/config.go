@@ -43,6 +43,11 @@ type config struct {
 	Auth               string
 	MaxSteps           int
 	ShutdownTimeout    time.Duration
+	// Answer size and query memory limits (issue #17).
+	MaxResultRows      int
+	MaxResultMiB       int
+	QueryMemoryMiB     int
+	QueryMemoryPoolMiB int
 
 	// Modes and development inputs.
 	Export     string
@@ -117,6 +122,10 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	dur(&c.ConsistencyWait, "consistency-wait", "OUTPOST_CONSISTENCY_WAIT", 250*time.Millisecond, "how long to wait for ingest to reach a request's OsoOffset")
 	str(&c.Auth, "auth", "OUTPOST_AUTH", "tokens", "client authentication: tokens (API keys from the control plane) or none (local development)")
 	num(&c.MaxSteps, "max-steps", "OUTPOST_MAX_STEPS", 0, "evaluation budget per question (0: the engine's default)")
+	num(&c.MaxResultRows, "max-result-rows", "OUTPOST_MAX_RESULT_ROWS", 1_000_000, "most rows (or ids) in one answer of list, evaluate_query and query")
+	num(&c.MaxResultMiB, "max-result-mib", "OUTPOST_MAX_RESULT_MIB", 64, "largest answer of list, evaluate_query and query in MiB of JSON (estimated)")
+	num(&c.QueryMemoryMiB, "query-memory-mib", "OUTPOST_QUERY_MEMORY_MIB", 64, "working memory one question may use, in MiB")
+	num(&c.QueryMemoryPoolMiB, "query-memory-pool-mib", "OUTPOST_QUERY_MEMORY_POOL_MIB", 256, "working memory all questions in progress may use beyond 1 MiB each, in MiB")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "OUTPOST_SHUTDOWN_TIMEOUT", 10*time.Second, "how long graceful shutdown may take")
 
 	str(&c.Export, "export", "OUTPOST_EXPORT", "", "write the current state to this checkpoint file and exit")
@@ -215,6 +224,9 @@ func (c *config) validate() []error {
 	}
 	if c.MaxSteps < 0 {
 		bad("--max-steps must not be negative")
+	}
+	if c.MaxResultRows < 1 || c.MaxResultMiB < 1 || c.QueryMemoryMiB < 1 || c.QueryMemoryPoolMiB < 1 {
+		bad("--max-result-rows, --max-result-mib, --query-memory-mib and --query-memory-pool-mib must be at least 1")
 	}
 	if c.Export != "" && c.Import != "" {
 		bad("--export and --import cannot be combined")

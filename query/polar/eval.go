@@ -1,6 +1,7 @@
 package polar
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -59,6 +60,9 @@ type callKey struct {
 	pred int32
 	a    [MaxArity]uint32
 }
+
+// memoBytes estimates a memo table entry (key, entry, map overhead).
+const memoBytes = 96
 
 type memoEntry struct {
 	ans      []uint32 // nil for a ground call: its one answer is its arguments
@@ -145,13 +149,17 @@ func hashRow(t []uint32) uint64 {
 		h *= 0xBF58476D1CE4E5B9
 		h ^= h >> 31
 	}
+	// finalise so that the low bits (the slot) depend on every bit
+	h ^= h >> 33
+	h *= 0xFF51AFD7ED558CCD
+	h ^= h >> 33
 	return h
 }
 
 // insert adds row index idx (whose tuple is t) unless an equal row is
 // present; rows are read from data with arity ar.
 func (s *rowSet) insert(data []uint32, ar int, t []uint32, idx int) bool {
-	if (s.n+1)*4 > len(s.slots)*3 {
+	if (s.n+1)*2 > len(s.slots) {
 		old := s.slots
 		s.slots = make([]uint32, max(64, len(old)*2))
 		s.n = 0
@@ -235,10 +243,19 @@ type qctx struct {
 	steps    int
 	budget   int
 	liveHits int // reads of running calls, to know which rules made one
-	memo     map[callKey]memoEntry
-	stack    []*frame
-	err      error
-	mem      arena
+
+	reqCtx    context.Context
+	maxRows   int
+	maxBytes  int64
+	maxMemory int64
+	memUsed   int64 // estimated bytes of answer sets, memo entries and answer
+	granted   int64 // bytes granted by grow
+	grow      func(int64) error
+	release   func(int64)
+	memo      map[callKey]memoEntry
+	stack     []*frame
+	err       error
+	mem       arena
 
 	// What is resolved against one store and policy, kept across queries
 	// while both stay the same (see StoreIdentity).
@@ -272,8 +289,39 @@ func (q *qctx) tick() bool {
 	if q.steps > q.budget {
 		q.fail(fmt.Errorf("%w of %d steps; the policy or data needs more work than allowed for one query", ErrBudgetExceeded, q.budget))
 	}
+	if q.steps&4095 == 0 && q.reqCtx != nil {
+		if err := q.reqCtx.Err(); err != nil {
+			q.fail(fmt.Errorf("%w: %w", ErrCanceled, err))
+		}
+	}
 	return q.err == nil
 }
+
+// charge accounts n more bytes of working memory: answer rows, memo
+// entries, answer values. Past the first GrowChunk, every further chunk is
+// asked of q.grow (a node-wide pool).
+func (q *qctx) charge(n int64) bool {
+	q.memUsed += n
+	if q.memUsed > q.maxMemory {
+		q.fail(fmt.Errorf("%w of %d MiB (the answer sets of this question grew past the node's per-query limit)", ErrMemoryExceeded, q.maxMemory>>20))
+		return false
+	}
+	if q.grow != nil && q.memUsed > GrowChunk+q.granted {
+		if err := q.grow(GrowChunk); err != nil {
+			if !errors.Is(err, ErrMemoryExceeded) {
+				err = fmt.Errorf("%w: %w", ErrMemoryExceeded, err)
+			}
+			q.fail(err)
+			return false
+		}
+		q.granted += GrowChunk
+	}
+	return q.err == nil
+}
+
+// rowBytes estimates the working memory of one answer row of arity ar:
+// the row and its hash slot.
+func rowBytes(ar int) int64 { return int64(ar)*4 + 12 }
 
 // intern returns the symbol of a concrete value: the store's, or a local one.
 func (q *qctx) intern(v Value) uint32 {
@@ -499,7 +547,9 @@ func (q *qctx) onTuple(t []uint32) bool {
 		}
 	}
 	if sc.into != nil {
-		sc.into.add(t)
+		if sc.into.add(t) && !sc.into.ground && !q.charge(rowBytes(len(t))) {
+			return false
+		}
 		return !sc.into.done
 	}
 	matched, stop := q.visitRow(sc.st, sc.rest, sc.env, sc.k, t)
@@ -617,6 +667,7 @@ func (q *qctx) call(p *pred, args []uint32, exists bool) (ans []uint32, n int, l
 		}
 	}
 	q.memo[key] = memoEntry{running: int32(len(q.stack) + 1)}
+	q.charge(memoBytes)
 	q.stack = append(q.stack, f)
 	q.evalFrame(f)
 	q.stack = q.stack[:len(q.stack)-1]
@@ -731,12 +782,17 @@ func (q *qctx) finish(k *cont) bool {
 		k.found = true
 		return false
 	}
+	if !q.tick() { // every derived row costs a step
+		return false
+	}
 	m := q.mem.mark()
 	tup := q.mem.alloc(len(k.r.head))
 	for i := range k.r.head {
 		tup[i] = q.term(&k.r.head[i], k.env)
 	}
-	k.f.add(tup)
+	if k.f.add(tup) && !k.f.ground {
+		q.charge(rowBytes(len(tup)))
+	}
 	q.mem.release(m)
 	return !k.f.done && q.err == nil
 }
