@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +86,9 @@ type Engine struct {
 	cache *ristretto.Cache[string, any]
 	stats Stats
 	pool  atomic.Int64 // query memory left in the pool (see Config)
+	// heavy admits questions past polar.HeavySteps: at most half the
+	// cores run such questions, so light ones always find a core.
+	heavy chan struct{}
 
 	swapMu  sync.Mutex    // guards swapped
 	swapped chan struct{} // closed by SetState
@@ -114,7 +118,7 @@ func New(state *replica.State, cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg}
+	e := &Engine{cfg: cfg, heavy: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	e.state.Store(state)
 	switch {
 	case cfg.QueryMemoryPool == 0:
@@ -198,6 +202,18 @@ func (e *Engine) options(ctx context.Context, context []replica.Fact) *polar.Que
 	o := &polar.QueryOptions{Now: e.cfg.Now, MaxSteps: e.cfg.MaxSteps, Ctx: ctx,
 		MaxRows: e.cfg.MaxResultRows, MaxBytes: e.cfg.MaxResultBytes, MaxMemory: e.cfg.MaxQueryMemory,
 		Grow: e.grow, Release: e.release}
+	o.Heavy = func() (func(), error) {
+		var done <-chan struct{}
+		if ctx != nil {
+			done = ctx.Done()
+		}
+		select {
+		case e.heavy <- struct{}{}:
+			return func() { <-e.heavy }, nil
+		case <-done:
+			return nil, ctx.Err()
+		}
+	}
 	for _, f := range context {
 		o.Context = append(o.Context, toPolarFact(f))
 	}

@@ -19,6 +19,8 @@
 //	            Kafka and NATS
 //	lag         control plane write → visible on a node, per source
 //	checkpoint  checkpoint write time, and query p99 while writing vs idle
+//	hierarchy   deep folder trees, chains and nested groups (hierarchy.go)
+//	isolation   authorize p99 while four cross-product queries run (hierarchy.go)
 //
 // Missed targets never change the exit status; only errors (a failed
 // component, a wrong answer, a timeout) do. See docs/performance.md.
@@ -47,7 +49,7 @@ func main() {
 }
 
 // allScenarios in the order they run.
-var allScenarios = []string{"load", "check", "http", "checkpoint", "ingest", "lag"}
+var allScenarios = []string{"load", "check", "http", "checkpoint", "ingest", "lag", "hierarchy", "isolation"}
 
 type config struct {
 	scenarios  []string

@@ -75,7 +75,15 @@ type QueryOptions struct {
 	// Grow granted, once, when the query ends.
 	Grow    func(bytes int64) error
 	Release func(bytes int64)
+	// Heavy, when set, is called once when the query has taken HeavySteps
+	// steps; it may block (to queue heavy queries behind each other) and
+	// returns what to call when the query ends. An error stops the query.
+	Heavy func() (done func(), err error)
 }
+
+// HeavySteps is the work after which a query counts as heavy (see
+// QueryOptions.Heavy). An authorize question takes tens of steps.
+const HeavySteps = 100_000
 
 // GrowChunk is the granularity of QueryOptions.Grow.
 const GrowChunk = 1 << 20
@@ -99,7 +107,7 @@ func (p *Policy) begin(db Database, o *QueryOptions) (*qctx, error) {
 	q.now = 0
 	q.maxRows, q.maxBytes, q.maxMemory = DefaultMaxRows, int64(DefaultMaxBytes), int64(DefaultMaxMemory)
 	if o != nil {
-		q.reqCtx, q.grow, q.release = o.Ctx, o.Grow, o.Release
+		q.reqCtx, q.grow, q.release, q.heavy = o.Ctx, o.Grow, o.Release, o.Heavy
 		q.maxRows = limit(o.MaxRows, DefaultMaxRows)
 		q.maxBytes = limit(o.MaxBytes, DefaultMaxBytes)
 		q.maxMemory = limit(o.MaxMemory, DefaultMaxMemory)
@@ -126,7 +134,10 @@ func (q *qctx) end() {
 	if q.release != nil && q.granted > 0 {
 		q.release(q.granted)
 	}
-	q.reqCtx, q.grow, q.release = nil, nil, nil
+	if q.heavyDone != nil {
+		q.heavyDone()
+	}
+	q.reqCtx, q.grow, q.release, q.heavy, q.heavyDone = nil, nil, nil, nil, nil
 	q.memUsed, q.granted = 0, 0
 	q.p, q.db, q.err = nil, nil, nil
 	q.nowSym, q.steps = 0, 0

@@ -252,6 +252,8 @@ type qctx struct {
 	granted   int64 // bytes granted by grow
 	grow      func(int64) error
 	release   func(int64)
+	heavy     func() (func(), error)
+	heavyDone func()
 	memo      map[callKey]memoEntry
 	stack     []*frame
 	err       error
@@ -289,12 +291,29 @@ func (q *qctx) tick() bool {
 	if q.steps > q.budget {
 		q.fail(fmt.Errorf("%w of %d steps; the policy or data needs more work than allowed for one query", ErrBudgetExceeded, q.budget))
 	}
-	if q.steps&4095 == 0 && q.reqCtx != nil {
-		if err := q.reqCtx.Err(); err != nil {
-			q.fail(fmt.Errorf("%w: %w", ErrCanceled, err))
-		}
+	if q.steps&4095 == 0 {
+		q.slowTick()
 	}
 	return q.err == nil
+}
+
+// slowTick runs every few thousand steps: it stops a query whose context
+// is done, and queues a query that has become heavy (QueryOptions.Heavy).
+func (q *qctx) slowTick() {
+	if q.reqCtx != nil {
+		if err := q.reqCtx.Err(); err != nil {
+			q.fail(fmt.Errorf("%w: %w", ErrCanceled, err))
+			return
+		}
+	}
+	if q.heavy != nil && q.heavyDone == nil && q.steps >= HeavySteps {
+		done, err := q.heavy()
+		if err != nil {
+			q.fail(fmt.Errorf("%w: %w", ErrCanceled, err))
+			return
+		}
+		q.heavyDone = done
+	}
 }
 
 // charge accounts n more bytes of working memory: answer rows, memo
