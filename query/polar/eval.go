@@ -801,9 +801,6 @@ func (q *qctx) finish(k *cont) bool {
 		k.found = true
 		return false
 	}
-	if !q.tick() { // every derived row costs a step
-		return false
-	}
 	m := q.mem.mark()
 	tup := q.mem.alloc(len(k.r.head))
 	for i := range k.r.head {
