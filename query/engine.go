@@ -89,6 +89,11 @@ type Engine struct {
 	// heavy admits questions past polar.HeavySteps: at most half the
 	// cores run such questions, so light ones always find a core.
 	heavy chan struct{}
+	// method values made once, so that a question allocates none
+	growFn    func(int64) error
+	releaseFn func(int64)
+	heavyFn   func(context.Context) (func(), error)
+	heavyDone func()
 
 	swapMu  sync.Mutex    // guards swapped
 	swapped chan struct{} // closed by SetState
@@ -119,6 +124,8 @@ func New(state *replica.State, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, heavy: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+	e.growFn, e.releaseFn, e.heavyFn = e.grow, e.release, e.enterHeavy
+	e.heavyDone = func() { <-e.heavy }
 	e.state.Store(state)
 	switch {
 	case cfg.QueryMemoryPool == 0:
@@ -192,6 +199,20 @@ func (e *Engine) grow(n int64) error {
 	return nil
 }
 
+// enterHeavy waits for one of the heavy-question slots.
+func (e *Engine) enterHeavy(ctx context.Context) (func(), error) {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	select {
+	case e.heavy <- struct{}{}:
+		return e.heavyDone, nil
+	case <-done:
+		return nil, ctx.Err()
+	}
+}
+
 func (e *Engine) release(n int64) {
 	if e.cfg.QueryMemoryPool >= 0 {
 		e.pool.Add(n)
@@ -201,19 +222,7 @@ func (e *Engine) release(n int64) {
 func (e *Engine) options(ctx context.Context, context []replica.Fact) *polar.QueryOptions {
 	o := &polar.QueryOptions{Now: e.cfg.Now, MaxSteps: e.cfg.MaxSteps, Ctx: ctx,
 		MaxRows: e.cfg.MaxResultRows, MaxBytes: e.cfg.MaxResultBytes, MaxMemory: e.cfg.MaxQueryMemory,
-		Grow: e.grow, Release: e.release}
-	o.Heavy = func() (func(), error) {
-		var done <-chan struct{}
-		if ctx != nil {
-			done = ctx.Done()
-		}
-		select {
-		case e.heavy <- struct{}{}:
-			return func() { <-e.heavy }, nil
-		case <-done:
-			return nil, ctx.Err()
-		}
-	}
+		Grow: e.growFn, Release: e.releaseFn, Heavy: e.heavyFn}
 	for _, f := range context {
 		o.Context = append(o.Context, toPolarFact(f))
 	}

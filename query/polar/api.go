@@ -75,10 +75,10 @@ type QueryOptions struct {
 	// Grow granted, once, when the query ends.
 	Grow    func(bytes int64) error
 	Release func(bytes int64)
-	// Heavy, when set, is called once when the query has taken HeavySteps
-	// steps; it may block (to queue heavy queries behind each other) and
+	// Heavy, when set, is called once (with Ctx) when the query has taken
+	// HeavySteps steps; it may block (to queue heavy queries behind each other) and
 	// returns what to call when the query ends. An error stops the query.
-	Heavy func() (done func(), err error)
+	Heavy func(ctx context.Context) (done func(), err error)
 }
 
 // HeavySteps is the work after which a query counts as heavy (see

@@ -252,7 +252,7 @@ type qctx struct {
 	granted   int64 // bytes granted by grow
 	grow      func(int64) error
 	release   func(int64)
-	heavy     func() (func(), error)
+	heavy     func(context.Context) (func(), error)
 	heavyDone func()
 	memo      map[callKey]memoEntry
 	stack     []*frame
@@ -307,7 +307,7 @@ func (q *qctx) slowTick() {
 		}
 	}
 	if q.heavy != nil && q.heavyDone == nil && q.steps >= HeavySteps {
-		done, err := q.heavy()
+		done, err := q.heavy(q.reqCtx)
 		if err != nil {
 			q.fail(fmt.Errorf("%w: %w", ErrCanceled, err))
 			return
