@@ -138,7 +138,7 @@ func (q *qctx) end() {
 		q.heavyDone()
 	}
 	q.reqCtx, q.grow, q.release, q.heavy, q.heavyDone = nil, nil, nil, nil, nil
-	q.memUsed, q.granted = 0, 0
+	q.memUsed, q.granted, q.answerBytes = 0, 0, 0
 	q.p, q.db, q.err = nil, nil, nil
 	q.nowSym, q.steps = 0, 0
 	q.extra = q.extra[:0]
@@ -368,10 +368,17 @@ func (q *qctx) checkRows(n int) error {
 }
 
 // checkBytes enforces the answer's size limit on the estimated JSON size
-// so far.
+// so far, and charges the answer being built to the working memory (about
+// twice its JSON size: the Go values, then the encoding).
 func (q *qctx) checkBytes(size int64) error {
 	if size > q.maxBytes {
 		return fmt.Errorf("%w: the answer is larger than the node's limit of %d bytes per answer; narrow the question", ErrResultTooLarge, q.maxBytes)
+	}
+	if d := size - q.answerBytes; d > 4096 {
+		q.answerBytes = size
+		if !q.charge(2 * d) {
+			return q.err
+		}
 	}
 	return nil
 }

@@ -244,20 +244,21 @@ type qctx struct {
 	budget   int
 	liveHits int // reads of running calls, to know which rules made one
 
-	reqCtx    context.Context
-	maxRows   int
-	maxBytes  int64
-	maxMemory int64
-	memUsed   int64 // estimated bytes of answer sets, memo entries and answer
-	granted   int64 // bytes granted by grow
-	grow      func(int64) error
-	release   func(int64)
-	heavy     func(context.Context) (func(), error)
-	heavyDone func()
-	memo      map[callKey]memoEntry
-	stack     []*frame
-	err       error
-	mem       arena
+	reqCtx      context.Context
+	maxRows     int
+	maxBytes    int64
+	maxMemory   int64
+	memUsed     int64 // estimated bytes of answer sets, memo entries and answer
+	granted     int64 // bytes granted by grow
+	answerBytes int64 // answer size already charged
+	grow        func(int64) error
+	release     func(int64)
+	heavy       func(context.Context) (func(), error)
+	heavyDone   func()
+	memo        map[callKey]memoEntry
+	stack       []*frame
+	err         error
+	mem         arena
 
 	// What is resolved against one store and policy, kept across queries
 	// while both stay the same (see StoreIdentity).
