@@ -97,10 +97,11 @@ func TestDeepHierarchiesWithinBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads a 1.1M-folder tree")
 	}
-	for _, h := range []datasets.Hierarchy{
-		{Kind: datasets.Chain, Length: 2000},
-		{Kind: datasets.Tree, Fanout: 10, Depth: 6},
-	} {
+	tree := datasets.Hierarchy{Kind: datasets.Tree, Fanout: 10, Depth: 6}
+	if raceEnabled {
+		tree.Depth = 5
+	}
+	for _, h := range []datasets.Hierarchy{{Kind: datasets.Chain, Length: 2000}, tree} {
 		e := newEngine(t, hierarchy(t, h), Config{CacheMaxBytes: -1})
 		for _, c := range []struct {
 			actor replica.Value

@@ -33,7 +33,11 @@ var crossProduct = struct {
 // the heap stays bounded, and authorize questions are answered meanwhile.
 func TestCrossProductIsRefused(t *testing.T) {
 	st, shape := gitclub(t, 100_000)
-	e := newEngine(t, st, Config{CacheMaxBytes: -1})
+	cfg := Config{CacheMaxBytes: -1}
+	if raceEnabled {
+		cfg.MaxSteps = 300_000
+	}
+	e := newEngine(t, st, cfg)
 	// collect often so that HeapAlloc follows live memory, not GC pacing
 	defer debug.SetGCPercent(debug.SetGCPercent(5))
 	runtime.GC()
