@@ -61,6 +61,12 @@ type callKey struct {
 	a    [MaxArity]uint32
 }
 
+// shallowStack is the stack depth below which running calls are found by
+// scanning the stack rather than through the memo table: cheaper for the
+// shallow stacks of ordinary checks, while deep recursion (long chains)
+// stays linear.
+const shallowStack = 16
+
 // memoBytes estimates a memo table entry (key, entry, map overhead).
 const memoBytes = 96
 
@@ -654,8 +660,21 @@ func (q *qctx) call(p *pred, args []uint32, exists bool) (ans []uint32, n int, l
 	key.pred = int32(p.idx)
 	copy(key.a[:], args)
 	m, ok := q.memo[key]
+	running := -1
 	if ok && m.running != 0 {
-		i := int(m.running - 1)
+		running = int(m.running - 1)
+	} else if !ok || !(m.complete || (exists && m.n > 0)) {
+		// frames low in the stack are found by a scan, deeper ones
+		// through their memo entry (see below)
+		for i := range min(len(q.stack), shallowStack) {
+			if q.stack[i].key == key {
+				running = i
+				break
+			}
+		}
+	}
+	if running >= 0 {
+		i := running
 		f := q.stack[i]
 		top := q.stack[len(q.stack)-1]
 		top.low = min(top.low, i)
@@ -686,7 +705,9 @@ func (q *qctx) call(p *pred, args []uint32, exists bool) (ans []uint32, n int, l
 			f.ground = false
 		}
 	}
-	q.memo[key] = memoEntry{running: int32(len(q.stack) + 1)}
+	if len(q.stack) >= shallowStack {
+		q.memo[key] = memoEntry{running: int32(len(q.stack) + 1)}
+	}
 	q.charge(memoBytes)
 	q.stack = append(q.stack, f)
 	q.evalFrame(f)
