@@ -2,7 +2,6 @@
 
 package httpapi
 
-// raceEnabled: the race detector slows evaluation about tenfold, so the
-// largest shapes are scaled down under it (the full sizes run in the
-// plain test run).
+// raceEnabled: the race detector multiplies memory use (shadow memory), so
+// memory ceilings are not asserted under it.
 const raceEnabled = true
