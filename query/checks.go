@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/outpost-authz/outpost/query/polar"
 	"github.com/outpost-authz/outpost/replica"
@@ -19,6 +20,12 @@ type Check struct {
 
 // Authorize answers whether the actor may perform the action on the resource.
 func (e *Engine) Authorize(c Check) (bool, Meta, error) {
+	return e.AuthorizeContext(background, c)
+}
+
+// AuthorizeContext is Authorize that stops evaluating, with an error wrapping
+// ErrCanceled, once ctx is done (the client went away).
+func (e *Engine) AuthorizeContext(ctx context.Context, c Check) (bool, Meta, error) {
 	actor, err := canonical("actor", c.Actor)
 	if err != nil {
 		return false, Meta{}, err
@@ -50,7 +57,7 @@ func (e *Engine) Authorize(c Check) (bool, Meta, error) {
 			return a.(bool), m, nil
 		}
 	}
-	ok, err := p.Authorize(v, actor, c.Action, res, e.options(c.Context))
+	ok, err := p.Authorize(v, actor, c.Action, res, e.options(ctx, c.Context))
 	if err != nil {
 		return false, m, classify(err)
 	}
@@ -89,7 +96,7 @@ func (e *Engine) AuthorizeResources(actor replica.Value, action string, resource
 	if p == nil {
 		return out, m, nil
 	}
-	o := e.options(context)
+	o := e.options(background, context)
 	memo := map[polar.Value]bool{}
 	for i, r := range rs {
 		ok, seen := memo[r]
@@ -110,6 +117,12 @@ func (e *Engine) AuthorizeResources(actor replica.Value, action string, resource
 // perform the action on. all is true when the policy allows every resource
 // of the type; ids found explicitly are still returned.
 func (e *Engine) List(actor replica.Value, action, resourceType string, context []replica.Fact) (ids []string, all bool, m Meta, err error) {
+	return e.ListContext(background, actor, action, resourceType, context)
+}
+
+// ListContext is List that stops evaluating, with an error wrapping
+// ErrCanceled, once ctx is done (the client went away).
+func (e *Engine) ListContext(ctx context.Context, actor replica.Value, action, resourceType string, context []replica.Fact) (ids []string, all bool, m Meta, err error) {
 	a, err := canonical("actor", actor)
 	if err != nil {
 		return nil, false, Meta{}, err
@@ -142,7 +155,7 @@ func (e *Engine) List(actor replica.Value, action, resourceType string, context 
 			return la.ids, la.all, m, nil
 		}
 	}
-	ids, all, err = p.List(v, a, action, resourceType, e.options(context))
+	ids, all, err = p.List(v, a, action, resourceType, e.options(ctx, context))
 	if err != nil {
 		return nil, false, m, classify(err)
 	}
@@ -162,6 +175,12 @@ func (e *Engine) List(actor replica.Value, action, resourceType string, context 
 // Actions returns the sorted actions the actor may perform on the
 // resource; all is true when the policy allows every action.
 func (e *Engine) Actions(actor, resource replica.Value, context []replica.Fact) (actions []string, all bool, m Meta, err error) {
+	return e.ActionsContext(background, actor, resource, context)
+}
+
+// ActionsContext is Actions that stops evaluating, with an error wrapping
+// ErrCanceled, once ctx is done (the client went away).
+func (e *Engine) ActionsContext(ctx context.Context, actor, resource replica.Value, context []replica.Fact) (actions []string, all bool, m Meta, err error) {
 	a, err := canonical("actor", actor)
 	if err != nil {
 		return nil, false, Meta{}, err
@@ -182,7 +201,7 @@ func (e *Engine) Actions(actor, resource replica.Value, context []replica.Fact) 
 	if p == nil {
 		return []string{}, false, m, nil
 	}
-	actions, all, err = p.Actions(v, a, r, e.options(context))
+	actions, all, err = p.Actions(v, a, r, e.options(ctx, context))
 	if err != nil {
 		return nil, false, m, classify(err)
 	}
@@ -201,6 +220,12 @@ type (
 // EvaluateQuery evaluates a conjunction of calls over typed variables. A
 // row maps every variable to its id, or nil for "any value of its type".
 func (e *Engine) EvaluateQuery(calls []QueryCall, vars map[string]VarConstraint, context []replica.Fact) ([]map[string]*string, Meta, error) {
+	return e.EvaluateQueryContext(background, calls, vars, context)
+}
+
+// EvaluateQueryContext is EvaluateQuery that stops evaluating, with an error wrapping
+// ErrCanceled, once ctx is done (the client went away).
+func (e *Engine) EvaluateQueryContext(ctx context.Context, calls []QueryCall, vars map[string]VarConstraint, context []replica.Fact) ([]map[string]*string, Meta, error) {
 	v, p, err := e.begin()
 	if err != nil {
 		return nil, Meta{}, err
@@ -220,7 +245,7 @@ func (e *Engine) EvaluateQuery(calls []QueryCall, vars map[string]VarConstraint,
 	if p == nil {
 		return []map[string]*string{}, m, nil
 	}
-	rows, err := p.EvaluateQuery(v, calls, vars, e.options(context))
+	rows, err := p.EvaluateQuery(v, calls, vars, e.options(ctx, context))
 	if err != nil {
 		return nil, m, classify(err)
 	}
@@ -230,6 +255,12 @@ func (e *Engine) EvaluateQuery(calls []QueryCall, vars map[string]VarConstraint,
 // Query returns every fact, stored or derived, matching the pattern. In
 // results, a nil ID is any value of its type and a nil Type any value.
 func (e *Engine) Query(pattern replica.Pattern, context []replica.Fact) ([]replica.Pattern, Meta, error) {
+	return e.QueryContext(background, pattern, context)
+}
+
+// QueryContext is Query that stops evaluating, with an error wrapping
+// ErrCanceled, once ctx is done (the client went away).
+func (e *Engine) QueryContext(ctx context.Context, pattern replica.Pattern, context []replica.Fact) ([]replica.Pattern, Meta, error) {
 	if err := pattern.Validate(); err != nil {
 		return nil, Meta{}, fmt.Errorf("%w: fact: %v", ErrBadRequest, err)
 	}
@@ -258,7 +289,7 @@ func (e *Engine) Query(pattern replica.Pattern, context []replica.Fact) ([]repli
 	if p == nil {
 		return []replica.Pattern{}, m, nil
 	}
-	rows, err := p.Query(v, pattern.Predicate, args, e.options(context))
+	rows, err := p.Query(v, pattern.Predicate, args, e.options(ctx, context))
 	if err != nil {
 		return nil, m, classify(err)
 	}
@@ -281,28 +312,31 @@ func (e *Engine) Query(pattern replica.Pattern, context []replica.Fact) ([]repli
 	return out, m, nil
 }
 
+// patternLess orders patterns argument by argument: by type (a missing
+// type last), then by id (a missing id last). It allocates nothing.
 func patternLess(a, b replica.Pattern) bool {
 	for i := range a.Args {
-		x, y := argString(a.Args[i]), argString(b.Args[i])
-		if x != y {
-			return x < y
+		if c := cmpOptional(a.Args[i].Type, b.Args[i].Type); c != 0 {
+			return c < 0
+		}
+		if c := cmpOptional(a.Args[i].ID, b.Args[i].ID); c != 0 {
+			return c < 0
 		}
 	}
 	return false
 }
 
-func argString(a replica.PatternArg) string {
-	s := "\xff"
-	if a.Type != nil {
-		s = *a.Type
+// cmpOptional compares two optional strings, nil after every string.
+func cmpOptional(a, b *string) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
 	}
-	s += "\x00"
-	if a.ID != nil {
-		s += *a.ID
-	} else {
-		s += "\xff"
-	}
-	return s
+	return strings.Compare(*a, *b)
 }
 
 // Facts returns the stored facts matching the pattern (no rules, no
@@ -394,3 +428,7 @@ func (e *Engine) WaitFor(ctx context.Context, seq uint64) error {
 		}
 	}
 }
+
+// background is the context of questions asked without one (the
+// functions above name their context-facts parameter "context").
+var background = context.Background()

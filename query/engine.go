@@ -1,8 +1,10 @@
 package query
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,8 +24,16 @@ var (
 	ErrNotReady = errors.New("replica has not loaded a policy yet")
 	// ErrBadRequest wraps every problem with the question itself.
 	ErrBadRequest = errors.New("bad request")
-	// ErrEvaluation wraps evaluation failures such as an exceeded budget.
+	// ErrEvaluation wraps evaluation failures such as an exceeded budget,
+	// an answer larger than its limit or a question that needs more memory
+	// than one question may have.
 	ErrEvaluation = errors.New("policy evaluation failed")
+	// ErrBusy: the questions in progress hold the node's query memory
+	// pool; retry shortly.
+	ErrBusy = errors.New("the node's query memory is in use by other questions")
+	// ErrCanceled: the question's context ended (the client went away)
+	// before it was answered.
+	ErrCanceled = errors.New("question canceled")
 )
 
 // Config configures an Engine. The zero value gives the documented defaults.
@@ -36,7 +46,24 @@ type Config struct {
 	MaxSteps int
 	// Now is the clock for @current_unix_time (nil: the system clock).
 	Now func() int64
+	// MaxResultRows and MaxResultBytes bound one answer of list,
+	// evaluate_query and query (rows or ids, and estimated JSON bytes);
+	// 0 means polar's defaults (1,000,000 rows, 64 MiB).
+	MaxResultRows  int
+	MaxResultBytes int64
+	// MaxQueryMemory bounds the working memory of one question (answer
+	// sets, memo table); 0 means polar's default (64 MiB).
+	MaxQueryMemory int64
+	// QueryMemoryPool bounds the working memory of all questions in
+	// progress beyond the first MiB of each; 0 means
+	// DefaultQueryMemoryPool, negative no pool. A question that would
+	// take the pool past its bound fails with ErrBusy.
+	QueryMemoryPool int64
 }
+
+// DefaultQueryMemoryPool is the node-wide working memory of questions
+// beyond the first MiB of each.
+const DefaultQueryMemoryPool = 256 << 20
 
 // DefaultCacheMaxBytes is the answer cache size when none is configured.
 const DefaultCacheMaxBytes = 64 << 20
@@ -45,6 +72,9 @@ const DefaultCacheMaxBytes = 64 << 20
 func (c Config) Validate() error {
 	if c.MaxSteps < 0 {
 		return fmt.Errorf("query: MaxSteps must not be negative")
+	}
+	if c.MaxResultRows < 0 || c.MaxResultBytes < 0 || c.MaxQueryMemory < 0 {
+		return fmt.Errorf("query: result and memory limits must not be negative")
 	}
 	return nil
 }
@@ -55,6 +85,15 @@ type Engine struct {
 	cfg   Config
 	cache *ristretto.Cache[string, any]
 	stats Stats
+	pool  atomic.Int64 // query memory left in the pool (see Config)
+	// heavy admits questions past polar.HeavySteps: at most half the
+	// cores run such questions, so light ones always find a core.
+	heavy chan struct{}
+	// method values made once, so that a question allocates none
+	growFn    func(int64) error
+	releaseFn func(int64)
+	heavyFn   func(context.Context) (func(), error)
+	heavyDone func()
 
 	swapMu  sync.Mutex    // guards swapped
 	swapped chan struct{} // closed by SetState
@@ -87,8 +126,16 @@ func New(state *replica.State, cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg}
+	e := &Engine{cfg: cfg, heavy: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+	e.growFn, e.releaseFn, e.heavyFn = e.grow, e.release, e.enterHeavy
+	e.heavyDone = func() { <-e.heavy }
 	e.state.Store(state)
+	switch {
+	case cfg.QueryMemoryPool == 0:
+		e.pool.Store(DefaultQueryMemoryPool)
+	case cfg.QueryMemoryPool > 0:
+		e.pool.Store(cfg.QueryMemoryPool)
+	}
 	if cfg.CacheMaxBytes >= 0 {
 		maxBytes := cfg.CacheMaxBytes
 		if maxBytes == 0 {
@@ -164,8 +211,44 @@ func (e *Engine) Loaded() bool {
 	return e.loaded.Load() || e.state.Load().Revision() > 0
 }
 
-func (e *Engine) options(context []replica.Fact) *polar.QueryOptions {
-	o := &polar.QueryOptions{Now: e.cfg.Now, MaxSteps: e.cfg.MaxSteps}
+// errPoolEmpty is what grow answers when the pool is used up.
+var errPoolEmpty = errors.New("pool empty")
+
+func (e *Engine) grow(n int64) error {
+	if e.cfg.QueryMemoryPool < 0 {
+		return nil
+	}
+	if e.pool.Add(-n) < 0 {
+		e.pool.Add(n)
+		return errPoolEmpty
+	}
+	return nil
+}
+
+// enterHeavy waits for one of the heavy-question slots.
+func (e *Engine) enterHeavy(ctx context.Context) (func(), error) {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	select {
+	case e.heavy <- struct{}{}:
+		return e.heavyDone, nil
+	case <-done:
+		return nil, ctx.Err()
+	}
+}
+
+func (e *Engine) release(n int64) {
+	if e.cfg.QueryMemoryPool >= 0 {
+		e.pool.Add(n)
+	}
+}
+
+func (e *Engine) options(ctx context.Context, context []replica.Fact) *polar.QueryOptions {
+	o := &polar.QueryOptions{Now: e.cfg.Now, MaxSteps: e.cfg.MaxSteps, Ctx: ctx,
+		MaxRows: e.cfg.MaxResultRows, MaxBytes: e.cfg.MaxResultBytes, MaxMemory: e.cfg.MaxQueryMemory,
+		Grow: e.growFn, Release: e.releaseFn, Heavy: e.heavyFn}
 	for _, f := range context {
 		o.Context = append(o.Context, toPolarFact(f))
 	}
@@ -206,9 +289,13 @@ func classify(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, polar.ErrUnknownType), errors.Is(err, polar.ErrInvalidQuery):
-		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	case errors.Is(err, polar.ErrCanceled):
+		return fmt.Errorf("%w: %w", ErrCanceled, err)
+	case errors.Is(err, errPoolEmpty):
+		return fmt.Errorf("%w: %w", ErrBusy, err)
 	default:
-		return fmt.Errorf("%w: %v", ErrEvaluation, err)
+		return fmt.Errorf("%w: %w", ErrEvaluation, err)
 	}
 }
 

@@ -23,6 +23,10 @@
 //	            Kafka and NATS
 //	lag         control plane write → visible on a node, per source
 //	checkpoint  checkpoint write time, and query p99 while writing vs idle
+//	hierarchy   deep folder trees, chains and nested groups (hierarchy.go;
+//	            only when named in -scenarios)
+//	isolation   authorize p99 while four cross-product queries run
+//	            (hierarchy.go; only when named in -scenarios)
 //
 // Missed targets never change the exit status; only errors (a failed
 // component, a wrong answer, a timeout) do. See docs/performance.md.
@@ -54,7 +58,11 @@ func main() {
 }
 
 // allScenarios in the order they run.
-var allScenarios = []string{"load", "check", "http", "checkpoint", "ingest", "lag"}
+var allScenarios = []string{"load", "check", "http", "checkpoint", "ingest", "lag", "hierarchy", "isolation"}
+
+// defaultScenarios run without -scenarios: DESIGN.md §10. hierarchy and
+// isolation (issues #15, #17) run when named.
+var defaultScenarios = allScenarios[:6]
 
 type config struct {
 	scenarios    []string
@@ -76,7 +84,7 @@ type config struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("outpost-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated `list` of scenarios")
+	scen := fs.String("scenarios", strings.Join(defaultScenarios, ","), "comma-separated `list` of scenarios (also: hierarchy, isolation)")
 	facts := fs.String("facts", "100000,1000000", "comma-separated data set `sizes` in facts")
 	c := config{log: stderr, seed: 1}
 	fs.StringVar(&c.out, "out", "", "write the JSON report to `file`")

@@ -60,6 +60,12 @@ var targets = []target{
 	// "checkpoint of 10M facts ≤ 5 s without raising query p99 more than 2x"
 	{scenario: "checkpoint_write", metric: "seconds", atMost: true, limit: 5, perFacts: 10_000_000, text: "≤ 5 s per 10M facts"},
 	{scenario: "checkpoint_query", metric: "p99 busy/idle", atMost: true, limit: 2, text: "≤ 2x"},
+	// issue #15: "a leaf check ≤ 20 µs at depth 6"
+	{scenario: "tree_leaf_allowed", metric: "p50", atMost: true, limit: 20e3, text: "≤ 20 µs"},
+	{scenario: "tree_leaf_denied", metric: "p50", atMost: true, limit: 20e3, text: "≤ 20 µs"},
+	// issue #17: "four such requests at once must leave other clients'
+	// authorize p99 unchanged within 2x"
+	{scenario: "isolation_authorize_busy", metric: "p99 busy/idle", atMost: true, limit: 2, text: "≤ 2x"},
 }
 
 // judge sets Target and Met on the metrics of r that have a target.

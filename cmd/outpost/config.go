@@ -62,6 +62,12 @@ type config struct {
 	// Secure transports (tls.go).
 	security
 
+	// Answer size and query memory limits (issue #17).
+	MaxResultRows      int
+	MaxResultMiB       int
+	QueryMemoryMiB     int
+	QueryMemoryPoolMiB int
+
 	// Modes and development inputs.
 	Export     string
 	Import     string
@@ -157,6 +163,10 @@ func parseConfig(args []string, env envLookup, stderr io.Writer) (*config, error
 	num(&c.RequestMemoryMiB, "request-memory-mib", "OUTPOST_REQUEST_MEMORY_MIB", 256, "memory budget in MiB of request bodies being read and answered (each reserves 4x its size)")
 	num(&c.MemoryLimitMiB, "memory-limit-mib", "OUTPOST_MEMORY_LIMIT_MIB", 0, "Go soft memory limit in MiB (0: GOMEMLIMIT if set, else 75% of the cgroup's or machine's memory; -1: none)")
 	num(&c.GCPercent, "gc-percent", "OUTPOST_GC_PERCENT", 0, "Go GC target percent (0: GOGC if set, else 40; -1: GOGC if set, else Go's 100)")
+	num(&c.MaxResultRows, "max-result-rows", "OUTPOST_MAX_RESULT_ROWS", 1_000_000, "most rows (or ids) in one answer of list, evaluate_query and query")
+	num(&c.MaxResultMiB, "max-result-mib", "OUTPOST_MAX_RESULT_MIB", 64, "largest answer of list, evaluate_query and query in MiB of JSON (estimated)")
+	num(&c.QueryMemoryMiB, "query-memory-mib", "OUTPOST_QUERY_MEMORY_MIB", 64, "working memory one question may use, in MiB")
+	num(&c.QueryMemoryPoolMiB, "query-memory-pool-mib", "OUTPOST_QUERY_MEMORY_POOL_MIB", 256, "working memory all questions in progress may use beyond 1 MiB each, in MiB")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "OUTPOST_SHUTDOWN_TIMEOUT", 10*time.Second, "how long graceful shutdown may take")
 
 	c.securityFlags(fs, env, &errs)
@@ -366,6 +376,9 @@ func (c *config) validate() []error {
 	}
 	if c.GCPercent < -1 {
 		bad("--gc-percent must be -1 (Go's default), 0 (default) or a percentage")
+	}
+	if c.MaxResultRows < 1 || c.MaxResultMiB < 1 || c.QueryMemoryMiB < 1 || c.QueryMemoryPoolMiB < 1 {
+		bad("--max-result-rows, --max-result-mib, --query-memory-mib and --query-memory-pool-mib must be at least 1")
 	}
 	if c.Export != "" && c.Import != "" {
 		bad("--export and --import cannot be combined")

@@ -56,7 +56,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger, onReady func(addr s
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	engine, err := query.New(replica.New(c.replicaConfig()), query.Config{CacheMaxBytes: c.CacheBytes, MaxSteps: c.MaxSteps})
+	engine, err := query.New(replica.New(c.replicaConfig()), query.Config{CacheMaxBytes: c.CacheBytes, MaxSteps: c.MaxSteps,
+		MaxResultRows: c.MaxResultRows, MaxResultBytes: int64(c.MaxResultMiB) << 20,
+		MaxQueryMemory: int64(c.QueryMemoryMiB) << 20, QueryMemoryPool: int64(c.QueryMemoryPoolMiB) << 20})
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,11 @@ func (s *Server) toAPIError(err error, rid string) *apiError {
 		return ae
 	case errors.Is(err, query.ErrNotReady):
 		return errNotReady
+	case errors.Is(err, query.ErrBusy):
+		return &apiError{status: http.StatusServiceUnavailable, msg: err.Error() + "; retry shortly"}
+	case errors.Is(err, query.ErrCanceled):
+		// the client is gone; the status only reaches logs and metrics
+		return &apiError{status: http.StatusServiceUnavailable, msg: "the client went away before the answer was ready"}
 	case errors.Is(err, query.ErrBadRequest):
 		return badRequest("%s", strings.TrimPrefix(err.Error(), query.ErrBadRequest.Error()+": "))
 	case errors.Is(err, query.ErrEvaluation):

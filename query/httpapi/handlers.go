@@ -58,7 +58,7 @@ func (s *Server) authorize(c *call) (any, query.Meta, error) {
 	if f.err != nil {
 		return nil, query.Meta{}, f.err
 	}
-	ok, m, err := s.eng.Authorize(query.Check{Actor: actor, Action: action, Resource: res, Context: ctx})
+	ok, m, err := s.eng.AuthorizeContext(c.r.Context(), query.Check{Actor: actor, Action: action, Resource: res, Context: ctx})
 	return authorizeResponse{Allowed: ok}, m, err
 }
 
@@ -106,7 +106,7 @@ func (s *Server) list(c *call) (any, query.Meta, error) {
 			return nil, query.Meta{}, err
 		}
 	}
-	ids, all, m, err := s.eng.List(actor, action, resType, ctx)
+	ids, all, m, err := s.eng.ListContext(c.r.Context(), actor, action, resType, ctx)
 	if err != nil {
 		return nil, m, err
 	}
@@ -132,7 +132,7 @@ func (s *Server) actions(c *call) (any, query.Meta, error) {
 	if f.err != nil {
 		return nil, query.Meta{}, f.err
 	}
-	acts, all, m, err := s.eng.Actions(actor, res, ctx)
+	acts, all, m, err := s.eng.ActionsContext(c.r.Context(), actor, res, ctx)
 	if err != nil {
 		return nil, m, err
 	}
@@ -158,7 +158,7 @@ func (s *Server) evaluateQuery(c *call) (any, query.Meta, error) {
 	if c.f.err != nil {
 		return nil, query.Meta{}, c.f.err
 	}
-	rows, m, err := s.eng.EvaluateQuery(calls, vars, ctx)
+	rows, m, err := s.eng.EvaluateQueryContext(c.r.Context(), calls, vars, ctx)
 	if err != nil {
 		return nil, m, err
 	}
@@ -224,7 +224,7 @@ func (s *Server) query(c *call) (any, query.Meta, error) {
 	if c.f.err != nil {
 		return nil, query.Meta{}, c.f.err
 	}
-	res, m, err := s.eng.Query(pat, ctx)
+	res, m, err := s.eng.QueryContext(c.r.Context(), pat, ctx)
 	if res == nil {
 		res = []replica.Pattern{}
 	}

@@ -1,6 +1,7 @@
 package polar
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -21,6 +22,29 @@ var ErrInvalidQuery = errors.New("invalid query")
 // DefaultMaxSteps is the evaluation budget of a query when none is set.
 const DefaultMaxSteps = 2_000_000
 
+// Default limits of QueryOptions.
+const (
+	// DefaultMaxRows bounds the rows (or ids) of one answer.
+	DefaultMaxRows = 1_000_000
+	// DefaultMaxBytes bounds the estimated encoded size of one answer.
+	DefaultMaxBytes = 64 << 20
+	// DefaultMaxMemory bounds the working memory (answer sets and memo
+	// table) of one query.
+	DefaultMaxMemory = 64 << 20
+)
+
+// ErrResultTooLarge is returned when an answer has more rows or bytes than
+// QueryOptions allow.
+var ErrResultTooLarge = errors.New("result too large")
+
+// ErrMemoryExceeded is returned when a query needs more working memory
+// than QueryOptions.MaxMemory, or than QueryOptions.Grow grants.
+var ErrMemoryExceeded = errors.New("query exceeded its memory limit")
+
+// ErrCanceled is returned when the query's context ends first (the client
+// went away); it wraps the context's error.
+var ErrCanceled = errors.New("query canceled")
+
 // QueryOptions configure one query. The zero value is usable.
 type QueryOptions struct {
 	// Now returns the current Unix time in seconds for @current_unix_time.
@@ -31,6 +55,47 @@ type QueryOptions struct {
 	MaxSteps int
 	// Context facts hold for this query only.
 	Context []Fact
+	// Ctx, when set, is checked every few thousand steps; once it is done
+	// the query stops with an error wrapping ErrCanceled.
+	Ctx context.Context
+	// MaxRows and MaxBytes bound the answer of Query, EvaluateQuery and
+	// List (rows or ids, and an estimate of their JSON size); 0 means the
+	// defaults, negative means no limit. Exceeding them wraps
+	// ErrResultTooLarge.
+	MaxRows  int
+	MaxBytes int64
+	// MaxMemory bounds the working memory of the query: rows of answer
+	// sets, memo entries and the answer being built (estimated bytes). 0
+	// means DefaultMaxMemory, negative no limit.
+	MaxMemory int64
+	// Grow, when set, is asked for more memory each time the query's
+	// working memory passes another GrowChunk bytes beyond the first
+	// chunk; an error from it stops the query (wrapped in
+	// ErrMemoryExceeded unless it already is). Release gives back what
+	// Grow granted, once, when the query ends.
+	Grow    func(bytes int64) error
+	Release func(bytes int64)
+	// Heavy, when set, is called once (with Ctx) when the query has taken
+	// HeavySteps steps; it may block (to queue heavy queries behind each other) and
+	// returns what to call when the query ends. An error stops the query.
+	Heavy func(ctx context.Context) (done func(), err error)
+}
+
+// HeavySteps is the work after which a query counts as heavy (see
+// QueryOptions.Heavy). An authorize question takes tens of steps.
+const HeavySteps = 100_000
+
+// GrowChunk is the granularity of QueryOptions.Grow.
+const GrowChunk = 1 << 20
+
+func limit[T int | int64](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 1<<62 - 1
+	}
+	return v
 }
 
 var qctxPool = sync.Pool{New: func() any { return newQctx() }}
@@ -40,6 +105,13 @@ func (p *Policy) begin(db Database, o *QueryOptions) (*qctx, error) {
 	q.p, q.db = p, db
 	q.budget = DefaultMaxSteps
 	q.now = 0
+	q.maxRows, q.maxBytes, q.maxMemory = DefaultMaxRows, int64(DefaultMaxBytes), int64(DefaultMaxMemory)
+	if o != nil {
+		q.reqCtx, q.grow, q.release, q.heavy = o.Ctx, o.Grow, o.Release, o.Heavy
+		q.maxRows = limit(o.MaxRows, DefaultMaxRows)
+		q.maxBytes = limit(o.MaxBytes, DefaultMaxBytes)
+		q.maxMemory = limit(o.MaxMemory, DefaultMaxMemory)
+	}
 	if o != nil && o.MaxSteps > 0 {
 		q.budget = o.MaxSteps
 	}
@@ -59,6 +131,14 @@ func (p *Policy) begin(db Database, o *QueryOptions) (*qctx, error) {
 }
 
 func (q *qctx) end() {
+	if q.release != nil && q.granted > 0 {
+		q.release(q.granted)
+	}
+	if q.heavyDone != nil {
+		q.heavyDone()
+	}
+	q.reqCtx, q.grow, q.release, q.heavy, q.heavyDone = nil, nil, nil, nil, nil
+	q.memUsed, q.granted, q.answerBytes = 0, 0, 0
 	q.p, q.db, q.err = nil, nil, nil
 	q.nowSym, q.steps = 0, 0
 	q.extra = q.extra[:0]
@@ -181,7 +261,7 @@ func (p *Policy) Authorize(db Database, actor Value, action string, resource Val
 		return false, nil
 	}
 	args := [3]uint32{q.intern(actor), q.intern(Value{TypeString, action}), q.intern(resource)}
-	_, n := q.call(allow, args[:], true)
+	_, n, _ := q.call(allow, args[:], true)
 	return n > 0, q.err
 }
 
@@ -260,12 +340,45 @@ func (p *Policy) allowColumn(db Database, o *QueryOptions, a, b, c Value, col in
 		}
 		args[i] = q.intern(v)
 	}
-	ans, n := q.call(pr, args[:], false)
+	ans, n, _ := q.call(pr, args[:], false)
 	if q.err != nil {
 		return q.err
 	}
+	if err := q.checkRows(n); err != nil {
+		return err
+	}
+	var size int64
 	for i := 0; i < n; i++ {
-		fn(q.value(ans[i*3+col]))
+		v := q.value(ans[i*3+col])
+		size += int64(len(v.ID)) + 3
+		if err := q.checkBytes(size); err != nil {
+			return err
+		}
+		fn(v)
+	}
+	return nil
+}
+
+// checkRows enforces the answer's row limit.
+func (q *qctx) checkRows(n int) error {
+	if n > q.maxRows {
+		return fmt.Errorf("%w: the answer has %d rows, more than the node's limit of %d rows per answer; narrow the question", ErrResultTooLarge, n, q.maxRows)
+	}
+	return nil
+}
+
+// checkBytes enforces the answer's size limit on the estimated JSON size
+// so far, and charges the answer being built to the working memory (about
+// twice its JSON size: the Go values, then the encoding).
+func (q *qctx) checkBytes(size int64) error {
+	if size > q.maxBytes {
+		return fmt.Errorf("%w: the answer is larger than the node's limit of %d bytes per answer; narrow the question", ErrResultTooLarge, q.maxBytes)
+	}
+	if d := size - q.answerBytes; d > 4096 {
+		q.answerBytes = size
+		if !q.charge(2 * d) {
+			return q.err
+		}
 	}
 	return nil
 }
@@ -307,23 +420,31 @@ func (p *Policy) Query(db Database, predicate string, args []Value, o *QueryOpti
 	if pr == nil {
 		pr = &pred{idx: len(p.preds), key: predKey(predicate, len(args)), name: predicate, arity: len(args)}
 	}
-	ans, n := q.call(pr, syms, false)
+	ans, n, _ := q.call(pr, syms, false)
 	if q.err != nil {
 		return nil, q.err
 	}
-	return q.rows(ans, n, len(args)), nil
+	return q.rows(ans, n, len(args))
 }
 
-func (q *qctx) rows(ans []uint32, n, ar int) [][]Value {
+func (q *qctx) rows(ans []uint32, n, ar int) ([][]Value, error) {
+	if err := q.checkRows(n); err != nil {
+		return nil, err
+	}
+	var size int64
 	out := make([][]Value, n)
 	for i := range out {
 		row := make([]Value, ar)
 		for j := range row {
 			row[j] = q.value(ans[i*ar+j])
+			size += int64(len(row[j].Type)+len(row[j].ID)) + 24
+		}
+		if err := q.checkBytes(size); err != nil {
+			return nil, err
 		}
 		out[i] = row
 	}
-	return out
+	return out, nil
 }
 
 // QueryCall is one predicate call of an EvaluateQuery request; its
@@ -414,21 +535,29 @@ func (p *Policy) EvaluateQuery(db Database, calls []QueryCall, vars map[string]V
 	for i := range args {
 		args[i] = wildSym(cr.varTyp[s.byName[names[i]]])
 	}
-	ans, n := q.call(pr, args, false)
+	ans, n, _ := q.call(pr, args, false)
 	if q.err != nil {
 		return nil, q.err
 	}
+	if err := q.checkRows(n); err != nil {
+		return nil, err
+	}
+	var size int64
 	out := make([]map[string]*string, n)
 	for i := range out {
 		row := make(map[string]*string, len(names))
 		for j, name := range names {
 			v := q.value(ans[i*len(names)+j])
+			size += int64(len(name)+len(v.ID)) + 8
 			if !v.IsWildcard() {
 				id := v.ID
 				row[name] = &id
 			} else {
 				row[name] = nil
 			}
+		}
+		if err := q.checkBytes(size); err != nil {
+			return nil, err
 		}
 		out[i] = row
 	}

@@ -33,6 +33,10 @@ type pred struct {
 	arity    int
 	rules    []*crule
 	hasRules bool
+	// scc numbers the strongly connected component of the predicate in
+	// the call graph of the rules (from 1); two predicates with the same
+	// scc are mutually recursive. 0: not numbered (query-time predicates).
+	scc int
 }
 
 type cterm struct {
@@ -221,7 +225,67 @@ func Compile(files []*File, opt CompileOptions) (*Policy, error) {
 	for _, r := range b.rules {
 		p.compileRule(r)
 	}
+	p.numberSCCs()
 	return p, nil
+}
+
+// numberSCCs sets pred.scc by Tarjan's algorithm over the calls of rule
+// bodies (negated calls included). The planner uses it to tell recursive
+// calls from others.
+func (p *Policy) numberSCCs() {
+	index := make([]int, len(p.preds))
+	low := make([]int, len(p.preds))
+	onStack := make([]bool, len(p.preds))
+	var stack []int
+	n, c := 1, 0
+	var callees func(body []clit, out []int) []int
+	callees = func(body []clit, out []int) []int {
+		for i := range body {
+			switch body[i].kind {
+			case lCall:
+				out = append(out, body[i].pred.idx)
+			case lNot:
+				out = callees(body[i].sub, out)
+			}
+		}
+		return out
+	}
+	var strong func(v int)
+	strong = func(v int) {
+		index[v], low[v] = n, n
+		n++
+		stack = append(stack, v)
+		onStack[v] = true
+		var next []int
+		for _, r := range p.preds[v].rules {
+			next = callees(r.body, next)
+		}
+		for _, w := range next {
+			if index[w] == 0 {
+				strong(w)
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], index[w])
+			}
+		}
+		if low[v] == index[v] {
+			c++
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[w] = false
+				p.preds[w].scc = c
+				if w == v {
+					break
+				}
+			}
+		}
+	}
+	for v := range p.preds {
+		if index[v] == 0 {
+			strong(v)
+		}
+	}
 }
 
 func fileOf(files []*File, blk *Block) string {

@@ -1,6 +1,7 @@
 package polar
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,12 +12,19 @@ import (
 // A call is identified by its predicate and argument pattern (bound symbols,
 // unbound slots, typed wildcards). Calls are evaluated to their full answer
 // set (or to one answer when the caller only needs existence) and memoised
-// for the rest of the query. A call that meets an identical call still
-// running further up the stack (recursion through the data, e.g. a folder
-// cycle) receives that call's answers found so far; the earlier call is then
-// re-evaluated until its answer set stops growing, and everything computed
-// from partial answers is not memoised. Answers only grow, so this reaches
-// the least fixpoint and terminates (spec §7.1, §7.5). Negation is
+// for the rest of the query. Because the planner keeps recursive calls at
+// least as bound as their callers (plan.go), a question with a bound
+// resource walks up from that resource, one memoised subgoal per ancestor.
+//
+// A call that meets an identical call still running further up the stack
+// (recursion through the data, e.g. a folder cycle, or a list walking down
+// a hierarchy) reads that call's answers live: rows added while it iterates
+// are visited too, so a linear recursion reaches its closure in one pass.
+// When an answer arrives after such a reader has finished, the call is
+// evaluated again (only its rules that read a running call), until no
+// answer arrives late; everything computed from partial answers is not
+// memoised. Answers only grow and are finite, so this reaches the least
+// fixpoint and terminates, cycles included (spec §7.1, §7.5). Negation is
 // evaluated against complete answers of lower strata (§7.6).
 
 // ErrBudgetExceeded is returned when a query needs more evaluation steps
@@ -53,26 +61,38 @@ type callKey struct {
 	a    [MaxArity]uint32
 }
 
+// shallowStack is the stack depth below which running calls are found by
+// scanning the stack rather than through the memo table: cheaper for the
+// shallow stacks of ordinary checks, while deep recursion (long chains)
+// stays linear.
+const shallowStack = 16
+
+// memoBytes estimates a memo table entry (key, entry, map overhead).
+const memoBytes = 96
+
 type memoEntry struct {
 	ans      []uint32 // nil for a ground call: its one answer is its arguments
 	n        int
 	complete bool
+	running  int32 // 1 + index in the stack of the frame evaluating the call, or 0
 }
 
 // frame is a call being evaluated. Frames are pooled per query context.
 type frame struct {
-	pred    *pred
-	key     callKey
-	args    []uint32
-	depth   int
-	low     int
-	iterate bool
-	ground  bool
-	exists  bool
-	done    bool
-	ans     []uint32
-	n       int
-	set     rowSet
+	pred   *pred
+	key    callKey
+	args   []uint32
+	depth  int
+	low    int
+	ground bool
+	exists bool
+	done   bool
+	read   bool // a live reader of this frame's answers finished in this pass
+	stale  bool // an answer arrived after a live reader finished
+	ans    []uint32
+	n      int
+	set    rowSet
+	live   []uint64 // rules (bit per index) that read a running call
 }
 
 // add records an answer unless it is known; it reports whether it was new.
@@ -83,6 +103,7 @@ func (f *frame) add(t []uint32) bool {
 			return false
 		}
 		f.n, f.done = 1, true
+		f.stale = f.stale || f.read
 		return true
 	}
 	ar := f.pred.arity
@@ -102,6 +123,7 @@ func (f *frame) add(t []uint32) bool {
 	}
 	f.ans = append(f.ans, t...)
 	f.n++
+	f.stale = f.stale || f.read
 	if f.n == 8 {
 		f.set.reset()
 		for i := 0; i < f.n; i++ {
@@ -133,13 +155,17 @@ func hashRow(t []uint32) uint64 {
 		h *= 0xBF58476D1CE4E5B9
 		h ^= h >> 31
 	}
+	// finalise so that the low bits (the slot) depend on every bit
+	h ^= h >> 33
+	h *= 0xFF51AFD7ED558CCD
+	h ^= h >> 33
 	return h
 }
 
 // insert adds row index idx (whose tuple is t) unless an equal row is
 // present; rows are read from data with arity ar.
 func (s *rowSet) insert(data []uint32, ar int, t []uint32, idx int) bool {
-	if (s.n+1)*4 > len(s.slots)*3 {
+	if (s.n+1)*2 > len(s.slots) {
 		old := s.slots
 		s.slots = make([]uint32, max(64, len(old)*2))
 		s.n = 0
@@ -222,10 +248,23 @@ type qctx struct {
 	typeMap  []int32
 	steps    int
 	budget   int
-	memo     map[callKey]memoEntry
-	stack    []*frame
-	err      error
-	mem      arena
+	liveHits int // reads of running calls, to know which rules made one
+
+	reqCtx      context.Context
+	maxRows     int
+	maxBytes    int64
+	maxMemory   int64
+	memUsed     int64 // estimated bytes of answer sets, memo entries and answer
+	granted     int64 // bytes granted by grow
+	answerBytes int64 // answer size already charged
+	grow        func(int64) error
+	release     func(int64)
+	heavy       func(context.Context) (func(), error)
+	heavyDone   func()
+	memo        map[callKey]memoEntry
+	stack       []*frame
+	err         error
+	mem         arena
 
 	// What is resolved against one store and policy, kept across queries
 	// while both stay the same (see StoreIdentity).
@@ -259,8 +298,56 @@ func (q *qctx) tick() bool {
 	if q.steps > q.budget {
 		q.fail(fmt.Errorf("%w of %d steps; the policy or data needs more work than allowed for one query", ErrBudgetExceeded, q.budget))
 	}
+	if q.steps&4095 == 0 {
+		q.slowTick()
+	}
 	return q.err == nil
 }
+
+// slowTick runs every few thousand steps: it stops a query whose context
+// is done, and queues a query that has become heavy (QueryOptions.Heavy).
+func (q *qctx) slowTick() {
+	if q.reqCtx != nil {
+		if err := q.reqCtx.Err(); err != nil {
+			q.fail(fmt.Errorf("%w: %w", ErrCanceled, err))
+			return
+		}
+	}
+	if q.heavy != nil && q.heavyDone == nil && q.steps >= HeavySteps {
+		done, err := q.heavy(q.reqCtx)
+		if err != nil {
+			q.fail(fmt.Errorf("%w: %w", ErrCanceled, err))
+			return
+		}
+		q.heavyDone = done
+	}
+}
+
+// charge accounts n more bytes of working memory: answer rows, memo
+// entries, answer values. Past the first GrowChunk, every further chunk is
+// asked of q.grow (a node-wide pool).
+func (q *qctx) charge(n int64) bool {
+	q.memUsed += n
+	if q.memUsed > q.maxMemory {
+		q.fail(fmt.Errorf("%w of %d MiB (the answer sets of this question grew past the node's per-query limit)", ErrMemoryExceeded, q.maxMemory>>20))
+		return false
+	}
+	if q.grow != nil && q.memUsed > GrowChunk+q.granted {
+		if err := q.grow(GrowChunk); err != nil {
+			if !errors.Is(err, ErrMemoryExceeded) {
+				err = fmt.Errorf("%w: %w", ErrMemoryExceeded, err)
+			}
+			q.fail(err)
+			return false
+		}
+		q.granted += GrowChunk
+	}
+	return q.err == nil
+}
+
+// rowBytes estimates the working memory of one answer row of arity ar:
+// the row and its hash slot.
+func rowBytes(ar int) int64 { return int64(ar)*4 + 12 }
 
 // intern returns the symbol of a concrete value: the store's, or a local one.
 func (q *qctx) intern(v Value) uint32 {
@@ -486,7 +573,9 @@ func (q *qctx) onTuple(t []uint32) bool {
 		}
 	}
 	if sc.into != nil {
-		sc.into.add(t)
+		if sc.into.add(t) && !sc.into.ground && !q.charge(rowBytes(len(t))) {
+			return false
+		}
 		return !sc.into.done
 	}
 	matched, stop := q.visitRow(sc.st, sc.rest, sc.env, sc.k, t)
@@ -539,12 +628,13 @@ func (q *qctx) newFrame() *frame {
 
 func (q *qctx) freeFrame(f *frame) {
 	args := f.args[:0]
+	live := f.live[:0]
 	set := f.set
 	set.reset()
 	if len(set.slots) > 1<<16 {
 		set = rowSet{}
 	}
-	*f = frame{args: args, set: set}
+	*f = frame{args: args, set: set, live: live}
 	q.frames = append(q.frames, f)
 }
 
@@ -562,27 +652,48 @@ func (q *qctx) freeCont(k *cont) { q.conts = append(q.conts, k) }
 
 // call evaluates p(args) and returns its answers as a flat slice of n
 // tuples. exists asks for one answer at most. For a ground call the
-// answer returned is args itself.
-func (q *qctx) call(p *pred, args []uint32, exists bool) ([]uint32, int) {
+// answer returned is args itself. When the same call is running further up
+// the stack, call returns that frame as live instead: the caller reads its
+// answers as they grow (see solve) and the frame is told when it is done.
+func (q *qctx) call(p *pred, args []uint32, exists bool) (ans []uint32, n int, live *frame) {
 	var key callKey
 	key.pred = int32(p.idx)
 	copy(key.a[:], args)
-	if m, ok := q.memo[key]; ok && (m.complete || (exists && m.n > 0)) {
-		if m.ans == nil {
-			return args, m.n
-		}
-		return m.ans, m.n
-	}
-	for i := len(q.stack) - 1; i >= 0; i-- {
-		if f := q.stack[i]; f.key == key {
-			top := q.stack[len(q.stack)-1]
-			top.low = min(top.low, i)
-			f.iterate = true
-			if f.ground {
-				return args, f.n
+	m, ok := q.memo[key]
+	running := -1
+	if ok && m.running != 0 {
+		running = int(m.running - 1)
+	} else if !ok || !(m.complete || (exists && m.n > 0)) {
+		// frames low in the stack are found by a scan, deeper ones
+		// through their memo entry (see below)
+		for i := range min(len(q.stack), shallowStack) {
+			if q.stack[i].key == key {
+				running = i
+				break
 			}
-			return f.ans, f.n
 		}
+	}
+	if running >= 0 {
+		i := running
+		f := q.stack[i]
+		top := q.stack[len(q.stack)-1]
+		top.low = min(top.low, i)
+		q.liveHits++
+		if f.ground {
+			// the reader takes the answer (or its absence) as it is now
+			f.read = true
+			return args, f.n, nil
+		}
+		return f.ans, f.n, f
+	}
+	if ok && (m.complete || (exists && m.n > 0)) {
+		if m.ans == nil {
+			return args, m.n, nil
+		}
+		return m.ans, m.n, nil
+	}
+	if q.memo == nil {
+		q.memo = make(map[callKey]memoEntry)
 	}
 	f := q.newFrame()
 	f.pred, f.key, f.exists = p, key, exists
@@ -594,50 +705,67 @@ func (q *qctx) call(p *pred, args []uint32, exists bool) ([]uint32, int) {
 			f.ground = false
 		}
 	}
+	if len(q.stack) >= shallowStack {
+		q.memo[key] = memoEntry{running: int32(len(q.stack) + 1)}
+	}
+	q.charge(memoBytes)
 	q.stack = append(q.stack, f)
 	q.evalFrame(f)
 	q.stack = q.stack[:len(q.stack)-1]
-	ans, n := f.ans, f.n
+	ans, n = f.ans, f.n
 	if f.ground {
 		ans = args
 	}
-	if q.err == nil {
-		if f.low < f.depth {
-			parent := q.stack[len(q.stack)-1]
-			parent.low = min(parent.low, f.low)
-		} else {
-			if q.memo == nil {
-				q.memo = make(map[callKey]memoEntry)
-			}
-			m := memoEntry{n: n, complete: f.ground || !f.done}
-			if !f.ground {
-				m.ans = f.ans
-			}
-			q.memo[key] = m
+	switch {
+	case q.err != nil:
+		delete(q.memo, key)
+	case f.low < f.depth:
+		// computed from partial answers of a running call: not memoised
+		delete(q.memo, key)
+		parent := q.stack[len(q.stack)-1]
+		parent.low = min(parent.low, f.low)
+	default:
+		m := memoEntry{n: n, complete: f.ground || !f.done}
+		if !f.ground {
+			m.ans = f.ans
 		}
+		q.memo[key] = m
 	}
 	q.freeFrame(f)
 	if q.err != nil {
-		return nil, 0
+		return nil, 0, nil
 	}
-	return ans, n
+	return ans, n, nil
 }
 
+// evalFrame computes the answers of f: stored facts, then its rules, again
+// while an answer arrived after a live reader of f had finished. A repeated
+// pass runs only the rules that read a running call in the first pass; the
+// others depend on complete answers only and would add nothing.
 func (q *qctx) evalFrame(f *frame) {
 	sc := q.pushScan()
 	sc.args, sc.into = f.args, f
 	q.scan(f.pred, sc)
 	q.popScan()
-	for {
-		f.iterate = false
-		before := f.n
-		for _, r := range f.pred.rules {
+	rules := f.pred.rules
+	words := (len(rules) + 63) / 64
+	f.live = append(f.live[:0], make([]uint64, words)...)
+	for pass := 0; ; pass++ {
+		f.read, f.stale = false, false
+		for i, r := range rules {
 			if f.done || q.err != nil {
 				return
 			}
+			if pass > 0 && f.live[i/64]&(1<<(i%64)) == 0 {
+				continue
+			}
+			hits := q.liveHits
 			q.applyRule(f, r)
+			if pass == 0 && q.liveHits != hits {
+				f.live[i/64] |= 1 << (i % 64)
+			}
 		}
-		if q.err != nil || f.done || !f.iterate || f.n == before {
+		if q.err != nil || f.done || !f.stale {
 			return
 		}
 	}
@@ -700,7 +828,9 @@ func (q *qctx) finish(k *cont) bool {
 	for i := range k.r.head {
 		tup[i] = q.term(&k.r.head[i], k.env)
 	}
-	k.f.add(tup)
+	if k.f.add(tup) && !k.f.ground {
+		q.charge(rowBytes(len(tup)))
+	}
 	q.mem.release(m)
 	return !k.f.done && q.err == nil
 }
@@ -720,31 +850,9 @@ func (q *qctx) solve(steps []step, env []uint32, k *cont) bool {
 	switch l.kind {
 	case lCall:
 		m := q.mem.mark()
-		defer q.mem.release(m)
-		args := q.mem.alloc(len(l.args))
-		for i := range l.args {
-			args[i] = q.term(&l.args[i], env)
-		}
-		if l.pred.hasRules {
-			ans, n := q.call(l.pred, args, st.exists)
-			ar := len(l.args)
-			for j := 0; j < n; j++ {
-				matched, stop := q.visitRow(st, rest, env, k, ans[j*ar:(j+1)*ar])
-				if stop {
-					return false
-				}
-				if matched && st.exists {
-					break
-				}
-			}
-			return q.err == nil
-		}
-		sc := q.pushScan()
-		sc.args, sc.st, sc.rest, sc.env, sc.k = args, st, rest, env, k
-		q.scan(l.pred, sc)
-		stop := sc.stopAll
-		q.popScan()
-		return !stop && q.err == nil
+		ok := q.solveCall(st, rest, env, k)
+		q.mem.release(m)
+		return ok
 	case lMatches:
 		if l.a.kind != tVar {
 			if !q.fits(q.term(&l.a, env), l.typ) {
@@ -849,6 +957,56 @@ func (q *qctx) solve(steps []step, env []uint32, k *cont) bool {
 		return q.solve(rest, env, k)
 	}
 	return true
+}
+
+// solveCall runs call step st (see solve); the caller releases what it
+// allocates from the arena.
+func (q *qctx) solveCall(st *step, rest []step, env []uint32, k *cont) bool {
+	l := st.lit
+	args := q.mem.alloc(len(l.args))
+	for i := range l.args {
+		args[i] = q.term(&l.args[i], env)
+	}
+	if l.pred.hasRules {
+		ans, n, live := q.call(l.pred, args, st.exists)
+		ar := len(l.args)
+		if live != nil {
+			// a running call: read its answers as they grow
+			for j := 0; j < live.n; j++ {
+				if !q.tick() {
+					return false
+				}
+				matched, stop := q.visitRow(st, rest, env, k, live.ans[j*ar:(j+1)*ar])
+				if stop {
+					return false
+				}
+				if matched && st.exists {
+					return q.err == nil
+				}
+			}
+			live.read = true
+			return q.err == nil
+		}
+		for j := 0; j < n; j++ {
+			if !q.tick() {
+				return false
+			}
+			matched, stop := q.visitRow(st, rest, env, k, ans[j*ar:(j+1)*ar])
+			if stop {
+				return false
+			}
+			if matched && st.exists {
+				break
+			}
+		}
+		return q.err == nil
+	}
+	sc := q.pushScan()
+	sc.args, sc.st, sc.rest, sc.env, sc.k = args, st, rest, env, k
+	q.scan(l.pred, sc)
+	stop := sc.stopAll
+	q.popScan()
+	return !stop && q.err == nil
 }
 
 func (q *qctx) intOf(s uint32) (int64, bool) {

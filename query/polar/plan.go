@@ -4,6 +4,15 @@ package polar
 // bound by the caller), the body literals are ordered so that every call is
 // driven by its most selective bound arguments and filters run as soon as
 // their variables are bound. Plans are computed on first use and cached.
+//
+// Recursive calls are goal-directed: a call to a predicate of the rule's own
+// recursive component is not planned while it would have fewer bound
+// arguments than the rule's head has, if some other literal can run first
+// (and so bind more of them). For `has_role(a, r, f) if has_relation(f,
+// "parent", p) and has_role(a, r, p)` asked with f bound, the parent is
+// looked up first and the recursive call is made with p bound: the
+// evaluation walks up from the folder instead of computing every folder
+// the actor reaches. See docs/evaluation.md.
 
 type plan struct {
 	steps []step
@@ -29,15 +38,22 @@ func (r *crule) planFor(mask int) *plan {
 	}
 	bound := make([]bool, r.nvars)
 	needed := make([]bool, r.nvars)
+	headBound := 0
 	for i, h := range r.head {
-		if h.kind == tVar {
+		switch {
+		case h.kind != tVar:
+			headBound++
+		case mask&(1<<i) != 0:
 			needed[h.v] = true
-			if mask&(1<<i) != 0 {
-				bound[h.v] = true
+			if !bound[h.v] {
+				headBound++
 			}
+			bound[h.v] = true
+		default:
+			needed[h.v] = true
 		}
 	}
-	pl := planBody(r.body, bound, needed)
+	pl := planBody(r.body, bound, needed, r.pred, headBound)
 	r.plans[mask].Store(pl)
 	return pl
 }
@@ -68,7 +84,9 @@ func litVars(l *clit, out []int) []int {
 
 // planBody orders body literals given the variables bound on entry. needed
 // marks variables whose values the caller wants (head variables).
-func planBody(body []clit, bound, needed []bool) *plan {
+// self is the predicate of the rule and headBound the number of its head
+// arguments bound on entry (nil and 0 for a negated conjunction).
+func planBody(body []clit, bound, needed []bool, self *pred, headBound int) *plan {
 	bound = append([]bool{}, bound...)
 	remaining := make([]int, len(body))
 	for i := range remaining {
@@ -140,6 +158,11 @@ func planBody(body []clit, bound, needed []bool) *plan {
 				if !l.pred.hasRules {
 					score++
 				}
+				if self != nil && self.scc != 0 && l.pred.scc == self.scc && boundArgs(l, bound) < headBound {
+					// a recursive call less bound than this one would
+					// compute more than was asked: let others bind first
+					score = 0
+				}
 			}
 			if score > bestScore {
 				best, bestScore = ri, score
@@ -170,7 +193,7 @@ func planBody(body []clit, bound, needed []bool) *plan {
 				st.outVars = []int{l.a.v}
 			}
 		case lNot:
-			st.sub = planBody(l.sub, bound, make([]bool, len(bound)))
+			st.sub = planBody(l.sub, bound, make([]bool, len(bound)), nil, 0)
 		}
 		if l.kind != lMatches {
 			for _, v := range st.outVars {
@@ -201,6 +224,29 @@ func planBody(body []clit, bound, needed []bool) *plan {
 		}
 	}
 	return pl
+}
+
+// boundArgs counts the arguments of call l that are constants or bound
+// variables (a variable repeated counts once).
+func boundArgs(l *clit, bound []bool) int {
+	n := 0
+	for i, a := range l.args {
+		switch {
+		case a.kind != tVar:
+			n++
+		case bound[a.v]:
+			dup := false
+			for _, b := range l.args[:i] {
+				if b.kind == tVar && b.v == a.v {
+					dup = true
+				}
+			}
+			if !dup {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func appendUnique(s []int, v int) []int {
