@@ -232,6 +232,9 @@ func Select(r Request, q Query, columns map[string]string) (string, error) {
 				if strings.IndexByte(t.v.ID, 0) >= 0 {
 					return "", badf("variable %s: the id %q contains a NUL character, which PostgreSQL text cannot hold", v, t.v.ID)
 				}
+				if st, ok := g.b.SQLTypes[t.v.Type]; ok && !canonicalFor(t.v.ID, sqlKind(st)) {
+					return "", badf("variable %s: the answer %s:%s cannot be written as the sql_types type %s of %s", v, t.v.Type, t.v.ID, st, t.v.Type)
+				}
 				e = g.outLit(t.v)
 			case kCol:
 				e = t.sql

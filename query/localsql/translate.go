@@ -396,26 +396,36 @@ func (g *gen) pick(lits []polar.LitView, env []term, needed []bool) int {
 				}
 			}
 		case polar.LitCall:
+			// like the engine's planner: bound arguments first (a database
+			// column counts as bound), then binding queries, then calls
+			// answered by the engine; ties keep body order
 			key := predKey(l.Pred, len(l.Args))
 			n := 0
-			score = 10
-			if _, ok := g.b.Facts[key]; ok {
-				score = 30
-			} else if g.info.localDep[key] {
-				score = 20
-			}
 			for _, a := range l.Args {
-				switch {
-				case a.Kind != polar.TermVar || env[a.Var].k == kConst:
+				if a.Kind != polar.TermVar || env[a.Var].bound() {
 					n++
-					score += 3
-				case env[a.Var].k == kCol:
-					n++
-					score += 2
 				}
 			}
-			if n == 0 {
+			score = 3 * n
+			switch _, bound := g.b.Facts[key]; {
+			case bound:
+				score += 2
+			default:
+				score++
+			}
+			switch {
+			case n == len(l.Args):
+				score += 5
+			case n == 0:
 				score -= 25
+			}
+			// a recursive call goes last, as bound as it can be: a
+			// non-ground recursive goal cannot be translated
+			for _, f := range g.stack {
+				if f.key == key && n < len(l.Args) {
+					score -= 4
+					break
+				}
 			}
 		}
 		if score > bestScore {
@@ -504,7 +514,7 @@ func (g *gen) call(rule *polar.RuleView, pred string, args []term, st state, k a
 		}
 		for _, a := range args {
 			if a.k != kConst {
-				return g.fail(badf("rule %s: recursion through facts bound to the database (%s) is not supported in local authorization", f.rule, pred))
+				return g.fail(badf("rule %s: recursion through facts bound to the database (%s) is not supported in local authorization", strings.TrimSuffix(rule.Text, ";"), pred))
 			}
 		}
 		return true // a ground goal repeating itself adds nothing
