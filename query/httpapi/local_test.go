@@ -61,7 +61,7 @@ func TestLocalEndpoints(t *testing.T) {
 		{"/api/authorize_query", localReq(authzBody("User:bob", "read", "Repository:gizmo"), ""),
 			[]string{"AS allowed", "FROM repos", ") AS _o_b", "= 'gizmo'", "= 'acme'"}},
 		{"/api/list_query?", localReq(`{"actor_type":"User","actor_id":"bob","action":"read","resource_type":"Repository"}`, `"column":"repositories.id"`),
-			[]string{"repositories.id = _o_b", "(", " OR "}},
+			[]string{"repositories.id IN (SELECT _o_b", " UNION ALL SELECT "}},
 		{"/api/actions_query", localReq(`{"actor_type":"User","actor_id":"alice","resource_type":"Repository","resource_id":"anvil"}`, ""),
 			[]string{"'read'::text AS actions"}},
 		{"/api/evaluate_query_local", localReq(`{"predicate":["allow",["u","a","r"]],"constraints":{"u":{"type":"User","ids":["bob"]},"a":{"type":"String","ids":["read"]},"r":{"type":"Repository"}}}`,
@@ -69,7 +69,7 @@ func TestLocalEndpoints(t *testing.T) {
 		{"/api/evaluate_query_local", localReq(`{"predicate":["allow",["u","a","r"]],"constraints":{"u":{"type":"User","ids":["bob"]},"a":{"type":"String","ids":["read"]},"r":{"type":"Repository","ids":["anvil"]}}}`,
 			`"mode":{"mode":"select","query_vars_to_output_column_names":{}}`), []string{"AS result"}},
 		{"/api/evaluate_query_local", localReq(`{"predicate":["allow",["u","a","r"]],"constraints":{"u":{"type":"User","ids":["bob"]},"a":{"type":"String","ids":["read"]},"r":{"type":"Repository"}}}`,
-			`"mode":{"mode":"filter","query_var":"r","output_column_name":"x.id"}`), []string{"x.id = _o_b"}},
+			`"mode":{"mode":"filter","query_var":"r","output_column_name":"x.id"}`), []string{"x.id IN (SELECT _o_b"}},
 	}
 	for _, tc := range cases {
 		r := ts.post(t, tc.path, tc.body)

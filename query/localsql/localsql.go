@@ -113,12 +113,16 @@ func List(r Request, actor polar.Value, action, resourceType, column string) (st
 	if err != nil {
 		return "", err
 	}
-	res := term{k: kCol, sql: column, typ: resourceType}
-	states, _, err := g.top("allow", []term{constant(actor), constant(polar.Value{Type: polar.TypeString, ID: action}), res})
+	res := term{k: kFree, typ: resourceType}
+	states, answers, err := g.top("allow", []term{constant(actor), constant(polar.Value{Type: polar.TypeString, ID: action}), res})
 	if err != nil {
 		return "", err
 	}
-	return disjunction(states), nil
+	values := make([]term, len(answers))
+	for i, a := range answers {
+		values[i] = a[2]
+	}
+	return g.membership(column, resourceType, states, values), nil
 }
 
 // Actions returns a SELECT of the distinct allowed actions in the text
@@ -280,15 +284,19 @@ func Filter(r Request, q Query, variable, column string) (string, error) {
 		return "false", nil
 	}
 	var states []state
+	var values []term
+	idx := sort.SearchStrings(sortedKeys(q.Vars), variable)
 	needed := make([]bool, len(env))
+	needed[idx] = true
 	g.solve(&polar.RuleView{Text: "the query"}, lits, env, needed, state{}, func(env []term, st state) bool {
 		states = append(states, st)
+		values = append(values, env[idx])
 		return g.tick()
 	})
 	if g.err != nil {
 		return "", g.err
 	}
-	return disjunction(states), nil
+	return g.membership(column, q.Vars[variable].Type, states, values), nil
 }
 
 // prepareQuery turns an evaluate_query question into a conjunction over
@@ -330,9 +338,6 @@ func prepareQuery(r Request, q Query, columns map[string]string, filterVar strin
 		}
 		idx[n] = i
 		env[i] = term{k: kFree, typ: c.Type}
-		if n == filterVar {
-			env[i] = term{k: kCol, sql: columns[n], typ: c.Type}
-		}
 		if c.IDs == nil {
 			continue
 		}
@@ -374,4 +379,84 @@ func (b *Bindings) Describe() string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
+}
+
+// maxLiteralArms bounds the literals folded into the subquery of a
+// membership test as SELECT arms; more go to an IN list of their own.
+const maxLiteralArms = 200
+
+// membership renders "column holds a value of the answers" for list and
+// filter mode. Each branch gives the value (a constant, a database column
+// or any value) and its conditions. The values that come from the database
+// and the few constants form one IN (subquery of UNION ALL arms), which
+// PostgreSQL can plan as a semi-join driven by the arms' indexes; answers
+// that allow any value are plain conditions; many constants an IN list.
+func (g *gen) membership(column, typ string, states []state, values []term) string {
+	var parts, arms, lits []string
+	seenLit := map[string]bool{}
+	var condConsts []int
+	for i, st := range states {
+		v := values[i]
+		switch v.k {
+		case kFree:
+			e := branchSQL(st)
+			if e == "true" {
+				return "true"
+			}
+			parts = append(parts, e)
+		case kConst:
+			l, ok := g.lit(v.v, typ)
+			if !ok || v.v.Type != typ {
+				continue
+			}
+			if len(st.from) == 0 && len(st.where) == 0 {
+				if !seenLit[l] {
+					seenLit[l] = true
+					lits = append(lits, l)
+				}
+				continue
+			}
+			condConsts = append(condConsts, i)
+		case kCol:
+			arms = append(arms, selectArm([]string{v.sql}, st)[len("SELECT DISTINCT "):])
+		}
+	}
+	castLit := func(l string) string {
+		if t, ok := g.b.SQLTypes[typ]; ok {
+			return l + "::" + t
+		}
+		return l
+	}
+	if len(arms) == 0 {
+		for _, i := range condConsts {
+			l, _ := g.lit(values[i].v, typ)
+			parts = append(parts, "("+column+" = "+l+" AND "+branchSQL(states[i])+")")
+		}
+	} else {
+		for _, i := range condConsts {
+			l, _ := g.lit(values[i].v, typ)
+			arms = append(arms, selectArm([]string{castLit(l)}, states[i])[len("SELECT DISTINCT "):])
+		}
+		if len(lits) <= maxLiteralArms {
+			for _, l := range lits {
+				arms = append(arms, castLit(l))
+			}
+			lits = nil
+		}
+	}
+	if len(lits) == 1 {
+		parts = append(parts, column+" = "+lits[0])
+	} else if len(lits) > 1 {
+		parts = append(parts, column+" IN ("+strings.Join(lits, ", ")+")")
+	}
+	if len(arms) > 0 {
+		parts = append(parts, column+" IN (SELECT "+strings.Join(arms, " UNION ALL SELECT ")+")")
+	}
+	switch len(parts) {
+	case 0:
+		return "false"
+	case 1:
+		return parts[0]
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
 }

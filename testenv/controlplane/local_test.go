@@ -20,7 +20,7 @@ func TestLocalAuthorizationServed(t *testing.T) {
 		want string
 	}{
 		{"/api/authorize_query", map[string]any{"query": with(q, "resource_id", "r1"), "data_bindings": bindings}, "AS allowed"},
-		{"/api/list_query?", map[string]any{"query": q, "data_bindings": bindings, "column": "id"}, "id = _o_b"},
+		{"/api/list_query?", map[string]any{"query": q, "data_bindings": bindings, "column": "id"}, "id IN (SELECT _o_b"},
 		{"/api/actions_query", map[string]any{"query": with(q, "resource_id", "r1"), "data_bindings": bindings}, "actions"},
 		{"/api/evaluate_query_local", map[string]any{"query": map[string]any{
 			"predicate":   []any{"allow", []any{"u", "a", "r"}},
