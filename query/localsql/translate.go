@@ -126,6 +126,22 @@ type gen struct {
 	max   int
 	err   error
 	stack []frameKey
+	memo  map[string][][]polar.Value // engine answers and stored facts by call
+}
+
+// memoKey identifies a call by predicate and the values it passes
+// (wildcards by type).
+func memoKey(kind, pred string, vals []polar.Value) string {
+	var b strings.Builder
+	b.WriteString(kind)
+	b.WriteString(pred)
+	for _, v := range vals {
+		b.WriteByte(0)
+		b.WriteString(v.Type)
+		b.WriteByte(1)
+		b.WriteString(v.ID)
+	}
+	return b.String()
 }
 
 type frameKey struct {
@@ -661,6 +677,16 @@ func (g *gen) storedFacts(pred string, args []term, st state, k answerFn) bool {
 	if !ok {
 		return true
 	}
+	vals := make([]polar.Value, len(args))
+	for i, a := range args {
+		if a.k == kConst {
+			vals[i] = a.v
+		}
+	}
+	key := memoKey("s", pred, vals)
+	if rows, ok := g.memo[key]; ok {
+		return g.rows(args, rows, st, k)
+	}
 	pattern := make([]uint32, len(args))
 	for i, a := range args {
 		if a.k == kConst {
@@ -681,6 +707,10 @@ func (g *gen) storedFacts(pred string, args []term, st state, k answerFn) bool {
 		rows = append(rows, row)
 		return true
 	})
+	if g.memo == nil {
+		g.memo = map[string][][]polar.Value{}
+	}
+	g.memo[key] = rows
 	return g.rows(args, rows, st, k)
 }
 
@@ -696,7 +726,17 @@ func (g *gen) engineCall(pred string, args []term, st state, k answerFn) bool {
 			vals[i] = polar.Value{Type: a.typ}
 		}
 	}
+	key := memoKey("e", pred, vals)
+	if rows, ok := g.memo[key]; ok {
+		return g.rows(args, rows, st, k)
+	}
 	rows, err := g.p.Query(g.db, pred, vals, g.qo)
+	if err == nil {
+		if g.memo == nil {
+			g.memo = map[string][][]polar.Value{}
+		}
+		g.memo[key] = rows
+	}
 	if err != nil {
 		if errors.Is(err, polar.ErrUnknownType) || errors.Is(err, polar.ErrInvalidQuery) {
 			return g.fail(badf("%v", err))
