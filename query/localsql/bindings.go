@@ -38,6 +38,9 @@ type Signature struct {
 	Args  []Arg
 	Query string // the application's SQL, trailing semicolons removed
 	NCols int    // number of column arguments
+
+	fromPrefix string // "(<query>\n) AS "
+	colList    string // "(c0, c1)" or ""
 }
 
 // Bindings is a parsed data-bindings file.
@@ -109,6 +112,14 @@ func ParseBindings(text string) (*Bindings, error) {
 			return nil, badf("data bindings: fact signature %q (line %d): %v", k.Value, k.Line, err)
 		}
 		sig.Query = q
+		sig.fromPrefix = "(" + q + "\n) AS "
+		if sig.NCols > 0 {
+			cols := make([]string, sig.NCols)
+			for i := range cols {
+				cols[i] = "c" + strconv.Itoa(i)
+			}
+			sig.colList = "(" + strings.Join(cols, ", ") + ")"
+		}
 		key := predKey(sig.Pred, len(sig.Args))
 		b.Facts[key] = append(b.Facts[key], sig)
 	}

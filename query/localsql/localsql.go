@@ -208,9 +208,9 @@ func Select(r Request, q Query, columns map[string]string) (string, error) {
 	for i := range needed {
 		needed[i] = true
 	}
-	g.solve(&polar.RuleView{Text: "the query"}, lits, env, needed, state{}, func(env []term, st state) bool {
+	g.solve(&polar.RuleView{Text: "the query"}, lits, allOf(lits), env, needed, state{}, func(env []term, st state) bool {
 		states = append(states, st)
-		envs = append(envs, env)
+		envs = append(envs, append([]term(nil), env...))
 		return g.tick()
 	})
 	if g.err != nil {
@@ -288,7 +288,7 @@ func Filter(r Request, q Query, variable, column string) (string, error) {
 	idx := sort.SearchStrings(sortedKeys(q.Vars), variable)
 	needed := make([]bool, len(env))
 	needed[idx] = true
-	g.solve(&polar.RuleView{Text: "the query"}, lits, env, needed, state{}, func(env []term, st state) bool {
+	g.solve(&polar.RuleView{Text: "the query"}, lits, allOf(lits), env, needed, state{}, func(env []term, st state) bool {
 		states = append(states, st)
 		values = append(values, env[idx])
 		return g.tick()

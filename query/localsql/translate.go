@@ -23,6 +23,7 @@ type policyInfo struct {
 	policy   *polar.Policy
 	rules    map[string][]*polar.RuleView // by predicate/arity
 	localDep map[string]bool              // predicate/arity reaches a bound predicate
+	needed   map[*polar.RuleView][]bool   // variables of each rule's head
 	err      error                        // the bindings do not fit the policy
 }
 
@@ -32,13 +33,20 @@ func (b *Bindings) infoFor(p *polar.Policy) *policyInfo {
 	if b.info != nil && b.info.policy == p {
 		return b.info
 	}
-	in := &policyInfo{policy: p, rules: map[string][]*polar.RuleView{}, localDep: map[string]bool{}}
+	in := &policyInfo{policy: p, rules: map[string][]*polar.RuleView{}, localDep: map[string]bool{}, needed: map[*polar.RuleView][]bool{}}
 	in.err = b.Validate(p)
 	views := p.RuleViews()
 	for i := range views {
 		r := &views[i]
 		k := predKey(r.Pred, len(r.Params))
 		in.rules[k] = append(in.rules[k], r)
+		nd := make([]bool, len(r.VarTypes))
+		for _, prm := range r.Params {
+			if prm.Kind == polar.TermVar {
+				nd[prm.Var] = true
+			}
+		}
+		in.needed[r] = nd
 	}
 	for k := range b.Facts {
 		in.localDep[k] = true
@@ -145,9 +153,34 @@ func memoKey(kind, pred string, vals []polar.Value) string {
 }
 
 type frameKey struct {
-	key   string
-	shape string
-	rule  string
+	key  string
+	args []term
+	rule string
+}
+
+// sameShape reports whether a call repeats an ancestor: the same constants,
+// and columns and free variables of the same types at the same places.
+func sameShape(a, b []term) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.k != y.k {
+			return false
+		}
+		switch x.k {
+		case kConst:
+			if x.v != y.v {
+				return false
+			}
+		default:
+			if x.typ != y.typ {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (g *gen) fail(err error) bool {
@@ -241,18 +274,21 @@ type bodyFn func(env []term, st state) bool
 
 // solve evaluates the conjunction lits under env, choosing the next literal
 // by what is bound, and calls k for every solution.
-func (g *gen) solve(rule *polar.RuleView, lits []polar.LitView, env []term, needed []bool, st state, k bodyFn) bool {
-	if len(lits) == 0 {
+// rem marks the literals of lits that remain to be solved (bit i: lits[i]).
+func (g *gen) solve(rule *polar.RuleView, lits []polar.LitView, rem uint64, env []term, needed []bool, st state, k bodyFn) bool {
+	if rem == 0 {
 		return k(env, st)
+	}
+	if len(lits) > maxBody {
+		return g.fail(badf("rule %s has more than %d conditions; local authorization translates at most %d", strings.TrimSuffix(rule.Text, ";"), maxBody, maxBody))
 	}
 	if !g.tick() {
 		return false
 	}
-	i := g.pick(lits, env, needed)
+	i := g.pick(lits, rem, env, needed)
 	l := &lits[i]
-	rest := make([]polar.LitView, 0, len(lits)-1)
-	rest = append(append(rest, lits[:i]...), lits[i+1:]...)
-	next := func(env []term, st state) bool { return g.solve(rule, rest, env, needed, st, k) }
+	rest := rem &^ (1 << i)
+	next := func(env []term, st state) bool { return g.solve(rule, lits, rest, env, needed, st, k) }
 	switch l.Kind {
 	case polar.LitCall:
 		args := make([]term, len(l.Args))
@@ -260,18 +296,34 @@ func (g *gen) solve(rule *polar.RuleView, lits []polar.LitView, env []term, need
 			args[j] = g.termOf(a, env)
 		}
 		return g.call(rule, l.Pred, args, st, func(ans []term, st state) bool {
-			env2 := append([]term(nil), env...)
+			// bind in place and undo before returning: evaluation is
+			// depth-first and nothing keeps env past the continuation
+			var savedIdx [polar.MaxArity]int
+			var savedVal [polar.MaxArity]term
+			n := 0
+			ok := true
 			for j, a := range l.Args {
-				t, cond, ok := g.unify(g.termOf(a, env2), ans[j])
-				if !ok {
-					return true
+				t, cond, good := g.unify(g.termOf(a, env), ans[j])
+				if !good {
+					ok = false
+					break
 				}
 				st = st.with("", cond)
 				if a.Kind == polar.TermVar {
-					env2[a.Var] = t
+					savedIdx[n], savedVal[n] = a.Var, env[a.Var]
+					n++
+					env[a.Var] = t
 				}
 			}
-			return next(env2, st)
+			r := true
+			if ok {
+				r = next(env, st)
+			}
+			for n > 0 {
+				n--
+				env[savedIdx[n]] = savedVal[n]
+			}
+			return r
 		})
 	case polar.LitMatches:
 		a := g.termOf(l.A, env)
@@ -359,7 +411,7 @@ func (g *gen) solve(rule *polar.RuleView, lits []polar.LitView, env []term, need
 		return true
 	case polar.LitNot:
 		var subs []state
-		ok := g.solve(rule, l.Sub, env, make([]bool, len(env)), state{}, func(_ []term, s state) bool {
+		ok := g.solve(rule, l.Sub, allOf(l.Sub), env, make([]bool, len(env)), state{}, func(_ []term, s state) bool {
 			subs = append(subs, s)
 			return len(s.from) > 0 || len(s.where) > 0 // an unconditional answer decides
 		})
@@ -381,10 +433,13 @@ func (g *gen) solve(rule *polar.RuleView, lits []polar.LitView, env []term, need
 // pick chooses the next literal: filters first, then calls that have
 // bound arguments, bound (local) predicates before engine calls so that
 // engine answers narrow database columns.
-func (g *gen) pick(lits []polar.LitView, env []term, needed []bool) int {
+func (g *gen) pick(lits []polar.LitView, rem uint64, env []term, needed []bool) int {
 	bound := func(t polar.TermView) bool { return t.Kind != polar.TermVar || env[t.Var].bound() }
-	best, bestScore := 0, -1000
+	best, bestScore := -1, -1000
 	for i := range lits {
+		if rem&(1<<i) == 0 {
+			continue
+		}
 		l := &lits[i]
 		score := -100
 		switch l.Kind {
@@ -407,7 +462,7 @@ func (g *gen) pick(lits []polar.LitView, env []term, needed []bool) int {
 		case polar.LitNot:
 			score = 80
 			for _, v := range litVars(l.Sub, nil) {
-				if !env[v].bound() && usedOutside(lits, i, v, needed) {
+				if !env[v].bound() && usedOutside(lits, rem, i, v, needed) {
 					score = -100
 				}
 			}
@@ -471,12 +526,12 @@ func litVars(lits []polar.LitView, out []int) []int {
 	return out
 }
 
-func usedOutside(lits []polar.LitView, skip, v int, needed []bool) bool {
+func usedOutside(lits []polar.LitView, rem uint64, skip, v int, needed []bool) bool {
 	if v < len(needed) && needed[v] {
 		return true
 	}
 	for j := range lits {
-		if j == skip {
+		if j == skip || rem&(1<<j) == 0 {
 			continue
 		}
 		for _, w := range litVars(lits[j:j+1], nil) {
@@ -523,9 +578,8 @@ func (g *gen) call(rule *polar.RuleView, pred string, args []term, st state, k a
 	if !g.info.localDep[key] {
 		return g.engineCall(pred, args, st, k)
 	}
-	shape := shapeOf(key, args)
 	for _, f := range g.stack {
-		if f.shape != shape {
+		if f.key != key || !sameShape(f.args, args) {
 			continue
 		}
 		for _, a := range args {
@@ -542,7 +596,7 @@ func (g *gen) call(rule *polar.RuleView, pred string, args []term, st state, k a
 	if rule != nil {
 		what = rule.Text
 	}
-	g.stack = append(g.stack, frameKey{key: key, shape: shape, rule: strings.TrimSuffix(what, ";")})
+	g.stack = append(g.stack, frameKey{key: key, args: args, rule: strings.TrimSuffix(what, ";")})
 	defer func() { g.stack = g.stack[:len(g.stack)-1] }()
 
 	if sigs, ok := g.b.Facts[key]; ok {
@@ -567,28 +621,31 @@ func (g *gen) call(rule *polar.RuleView, pred string, args []term, st state, k a
 	return g.err == nil
 }
 
-func shapeOf(key string, args []term) string {
-	var b strings.Builder
-	b.WriteString(key)
-	for _, a := range args {
-		switch a.k {
-		case kConst:
-			b.WriteString("|c" + strconv.Itoa(len(a.v.Type)) + a.v.Type + ":" + a.v.ID)
-		case kCol:
-			b.WriteString("|s" + a.typ)
-		default:
-			b.WriteString("|f" + a.typ)
+func (g *gen) applyRule(r *polar.RuleView, args []term, st state, k answerFn) bool {
+	// cheap rejections first: specializer types and constant heads
+	for i, prm := range r.Params {
+		a := args[i]
+		if pt := r.ParamTypes[i]; pt != "" {
+			switch a.k {
+			case kConst:
+				if !g.fits(a.v.Type, pt) {
+					return true
+				}
+			case kCol:
+				if !g.fits(a.typ, pt) {
+					return true
+				}
+			}
+		}
+		if prm.Kind == polar.TermVal && a.k == kConst && prm.Val != a.v {
+			return true
 		}
 	}
-	return b.String()
-}
-
-func (g *gen) applyRule(r *polar.RuleView, args []term, st state, k answerFn) bool {
 	env := make([]term, len(r.VarTypes))
 	for i, t := range r.VarTypes {
 		env[i] = term{k: kFree, typ: t}
 	}
-	needed := make([]bool, len(env))
+	needed := g.info.needed[r]
 	for i, prm := range r.Params {
 		a := args[i]
 		if pt := r.ParamTypes[i]; pt != "" {
@@ -612,7 +669,6 @@ func (g *gen) applyRule(r *polar.RuleView, args []term, st state, k answerFn) bo
 		var h term
 		if prm.Kind == polar.TermVar {
 			h = env[prm.Var]
-			needed[prm.Var] = true
 		} else {
 			h = g.constTerm(prm)
 		}
@@ -625,7 +681,7 @@ func (g *gen) applyRule(r *polar.RuleView, args []term, st state, k answerFn) bo
 			env[prm.Var] = t
 		}
 	}
-	return g.solve(r, r.Body, env, needed, st, func(env []term, st state) bool {
+	return g.solve(r, r.Body, allOf(r.Body), env, needed, st, func(env []term, st state) bool {
 		ans := make([]term, len(r.Params))
 		for i, prm := range r.Params {
 			ans[i] = g.termOf(prm, env)
@@ -637,26 +693,14 @@ func (g *gen) applyRule(r *polar.RuleView, args []term, st state, k answerFn) bo
 // bindingCall joins the binding query of one signature.
 func (g *gen) bindingCall(s *Signature, args []term, st state, k answerFn) bool {
 	ans := make([]term, len(args))
-	var from string
-	alias := ""
-	if s.NCols > 0 {
-		alias = "_o_b" + strconv.Itoa(g.alias)
-		g.alias++
-		cols := make([]string, 0, s.NCols)
-		for i := 0; i < s.NCols; i++ {
-			cols = append(cols, "c"+strconv.Itoa(i))
-		}
-		from = "(" + s.Query + "\n) AS " + alias + "(" + strings.Join(cols, ", ") + ")"
-	} else {
-		alias = "_o_b" + strconv.Itoa(g.alias)
-		g.alias++
-		from = "(" + s.Query + "\n) AS " + alias
-	}
+	alias := "_o_b" + strconv.Itoa(g.alias)
+	g.alias++
+	from := s.fromPrefix + alias + s.colList
 	col := 0
 	for i, a := range s.Args {
 		var t term
 		if a.Col {
-			t = term{k: kCol, sql: alias + ".c" + strconv.Itoa(col), typ: a.Value.Type}
+			t = term{k: kCol, sql: alias + colNames[col], typ: a.Value.Type}
 			col++
 		} else {
 			t = term{k: kConst, v: a.Value}
@@ -892,3 +936,16 @@ func (g *gen) compareSQL(op polar.CompareOp, a, b term) (string, bool) {
 	}
 	return x + " " + o + " " + y, true
 }
+
+// maxBody is the longest conjunction the translator takes (a bit mask).
+const maxBody = 64
+
+// allOf marks every literal of lits as remaining.
+func allOf(lits []polar.LitView) uint64 {
+	if len(lits) >= maxBody {
+		return ^uint64(0)
+	}
+	return 1<<len(lits) - 1
+}
+
+var colNames = [...]string{".c0", ".c1", ".c2", ".c3", ".c4", ".c5", ".c6", ".c7"}
