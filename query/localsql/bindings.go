@@ -424,12 +424,15 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // Cache keeps parsed bindings by the SHA-256 of their text: the SDKs send
 // the same text with every call. It holds at most Max entries (default
-// 64) and forgets everything when full. Safe for concurrent use.
+// 64) and MaxBytes of text (default 16 MiB; a larger text is parsed every
+// time) and forgets everything when full. Safe for concurrent use.
 type Cache struct {
-	Max int
+	Max      int
+	MaxBytes int
 
-	mu sync.Mutex
-	m  map[[32]byte]*Bindings
+	mu    sync.Mutex
+	m     map[[32]byte]*Bindings
+	bytes int
 }
 
 // Parse returns the parsed bindings of text, from the cache when it has
@@ -446,15 +449,23 @@ func (c *Cache) Parse(text string) (*Bindings, error) {
 	if err != nil {
 		return nil, err
 	}
-	max := c.Max
+	max, maxBytes := c.Max, c.MaxBytes
 	if max <= 0 {
 		max = 64
 	}
+	if maxBytes <= 0 {
+		maxBytes = 16 << 20
+	}
+	if len(text) > maxBytes {
+		return b, nil
+	}
 	c.mu.Lock()
-	if c.m == nil || len(c.m) >= max {
+	if c.m == nil || len(c.m) >= max || c.bytes+len(text) > maxBytes {
 		c.m = map[[32]byte]*Bindings{}
+		c.bytes = 0
 	}
 	c.m[h] = b
+	c.bytes += len(text)
 	c.mu.Unlock()
 	return b, nil
 }

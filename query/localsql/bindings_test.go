@@ -95,6 +95,12 @@ func TestBindingsCache(t *testing.T) {
 	if c.Len() > 2 {
 		t.Errorf("cache holds %d entries, max 2", c.Len())
 	}
+	// bounded by bytes too: a text over MaxBytes is not kept
+	c = Cache{MaxBytes: 100}
+	big := "facts:\n  p(User:_):\n    query: SELECT '" + strings.Repeat("x", 200) + "'\n"
+	if _, err := c.Parse(big); err != nil || c.Len() != 0 {
+		t.Errorf("big text: %v, %d entries", err, c.Len())
+	}
 }
 
 func TestQuoteLiterals(t *testing.T) {
