@@ -64,13 +64,26 @@ vet:
 
 # Every test, the race detector on the packages with concurrency, and a short
 # fuzz smoke run of each fuzz target.
-test: vet tools
+test: vet tools postgres
 	$(GO) test -count=1 $(PKGS)
 	$(GO) test -count=1 -race ./replica/... ./query/... ./ingest/... ./testenv/chaos/...
 	$(GO) test -count=1 -race -short ./snapshotter/... ./cmd/outpost/
 	$(MAKE) fuzz-smoke
 	$(MAKE) sdk-test
 	$(MAKE) bench-smoke
+
+# PostgreSQL server binaries for the local-authorization tests
+# (testenv/pgtest starts and stops the server itself). Installs Debian's
+# postgresql package when no server binary is found; needs root and apt.
+PG_BIN_GLOB := /usr/lib/postgresql/*/bin/postgres
+.PHONY: postgres
+postgres:
+	@if ls $(PG_BIN_GLOB) >/dev/null 2>&1 || [ -n "$$OUTPOST_PG_BIN" ] || command -v postgres >/dev/null 2>&1; then \
+	  echo "postgres: server binaries present"; \
+	else \
+	  echo "postgres: installing Debian's postgresql package"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	fi
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
@@ -96,7 +109,7 @@ clean:
 # than the lock file.
 SDKCOMPAT := testenv/sdkcompat
 .PHONY: sdk-test
-sdk-test: $(SDKCOMPAT)/node_modules/.package-lock.json
+sdk-test: postgres $(SDKCOMPAT)/node_modules/.package-lock.json
 	cd $(SDKCOMPAT) && GO=$(GO) node run.js
 
 $(SDKCOMPAT)/node_modules/.package-lock.json: $(SDKCOMPAT)/package.json $(SDKCOMPAT)/package-lock.json

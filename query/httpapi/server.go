@@ -198,7 +198,7 @@ const (
 
 // readRoutes are the Check API read endpoints, in the order mounted.
 func (s *Server) readRoutes() []endpoint {
-	return []endpoint{
+	return append([]endpoint{
 		{route: routeAuthorize, method: http.MethodPost, name: "authorize", body: true, fn: s.authorize},
 		{route: routeAuthorizeResources, method: http.MethodPost, name: "authorize_resources", body: true, fn: s.authorizeResources},
 		{route: routeList, method: http.MethodPost, name: "list", body: true, fn: s.list},
@@ -208,7 +208,7 @@ func (s *Server) readRoutes() []endpoint {
 		{route: routeFacts, method: http.MethodGet, name: "facts", fn: s.facts},
 		{route: routePolicyMetadata, method: http.MethodGet, name: "policy_metadata", fn: s.policyMetadata},
 		{route: routePolicy, method: http.MethodGet, name: "policy", fn: s.policy, anyState: true},
-	}
+	}, s.localEndpoints()...)
 }
 
 // writeRoutes are the control plane's write endpoints (check-api.md §6),
@@ -226,9 +226,6 @@ var writeRoutes = []struct {
 	{"/api/clear_data", nil},
 }
 
-// localRoutes are the local-authorization endpoints (check-api.md §5).
-var localRoutes = []string{"/api/authorize_query", "/api/list_query", "/api/actions_query", "/api/evaluate_query_local"}
-
 // MountCheckAPI registers the read Check API endpoints and /api/healthcheck
 // on r, each restricted to its method, so that a caller (the reference
 // control plane) can serve them next to its own write endpoints on the same
@@ -242,7 +239,7 @@ func (s *Server) MountCheckAPI(r *mux.Router) {
 }
 
 // Handler returns the node's complete handler: the Check API, 405 for
-// write endpoints, 501 for local authorization, the operational endpoints,
+// write endpoints, the operational endpoints,
 // JSON 404 and 405 answers, all behind CleanPath.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
@@ -255,9 +252,6 @@ func (s *Server) Handler() http.Handler {
 			// writeRoutes is shared by every Server of the process
 			rt.Methods(slices.Clone(w.methods)...)
 		}
-	}
-	for _, p := range localRoutes {
-		r.Handle(p, s.instrument(p, true, http.HandlerFunc(s.notImplemented))).Methods(http.MethodPost)
 	}
 	r.Handle(routeExpect, s.instrument(routeExpect, true, http.HandlerFunc(s.expect))).Methods(http.MethodPost)
 	r.Handle(routeHealth, s.instrument(routeHealth, true, http.HandlerFunc(s.healthcheck))).Methods(http.MethodGet, http.MethodHead)
@@ -281,9 +275,6 @@ func (s *Server) Handler() http.Handler {
 	}
 	for _, w := range writeRoutes {
 		add(w.path)
-	}
-	for _, p := range localRoutes {
-		add(p, http.MethodPost)
 	}
 	add(routeExpect, http.MethodPost)
 	add(routeAPIHealth, http.MethodGet, http.MethodHead)

@@ -1,7 +1,7 @@
 // Protocol details that applications meet through the SDK's fallback:
 // a fallbackUrl with a trailing slash, context facts, wildcard query
-// results, a paginated listing that fails over between pages, and the
-// local-authorization calls the node does not implement yet.
+// results and a paginated listing that fails over between pages (local
+// authorization: test/local.test.js).
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -105,25 +105,5 @@ describe("details", () => {
     const c2 = await oso.listPaginated(alice, "read", "Repository", 1, c1.nextPageToken);
     assert.deepEqual([...c1.results, ...c2.results], ["anvil", "gizmo"]);
     assert.equal(c2.nextPageToken, null);
-  });
-
-  it("local authorization calls fall back and get the node's 501", async () => {
-    await chaos.set("refuse");
-    const client = new Oso(chaos.url, WRITE_KEY, { fallbackUrl: spy.url, fetchTimeoutMillis: FETCH_TIMEOUT_MS, dataBindings: bindings });
-    for (const [name, call] of [
-      ["authorizeLocal", () => client.authorizeLocal(alice, "read", anvil)],
-      ["listLocal", () => client.listLocal(alice, "read", "Repository", "repos.id")],
-      ["actionsLocal", () => client.actionsLocal(alice, anvil)],
-      ["evaluateLocalSelect", () => client.buildQuery(["allow", alice, "read", typedVar("Repository")]).evaluateLocalSelect()],
-    ]) {
-      const mark = spy.mark();
-      await assert.rejects(call(), (e) => {
-        assert.equal(e.statusCode, 501, name);
-        assert.match(e.message, /local authorization is not supported/, name);
-        return true;
-      });
-      // 501 from the fallback after a refused connection: asked twice.
-      assert.equal(spy.since(mark).length, 2, name);
-    }
   });
 });
