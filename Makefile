@@ -54,7 +54,7 @@ tools:
 	  if [ -n "$$missing" ]; then \
 	    echo "installing$$missing"; \
 	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	    $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
+	    $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	  fi
 
 vet:
