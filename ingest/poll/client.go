@@ -80,17 +80,15 @@ func (c *Client) poll(ctx context.Context, after uint64, limit int, wait time.Du
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	var body struct {
-		Events []json.RawMessage `json:"events"`
-		Head   *uint64           `json:"head"`
+	body, err := readBody(resp.Body, resp.ContentLength)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: read answer: %w", op, err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, 0, fmt.Errorf("%s: decode answer: %w", op, err)
+	events, head, err := parseAnswer(body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", op, err)
 	}
-	if body.Head == nil {
-		return nil, 0, fmt.Errorf("%s: answer has no head", op)
-	}
-	return body.Events, *body.Head, nil
+	return events, head, nil
 }
 
 // Snapshot starts downloading the environment's snapshot (checkpoint

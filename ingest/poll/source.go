@@ -2,6 +2,7 @@ package poll
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
@@ -50,8 +51,23 @@ func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handle
 	after := from.Seq
 	var wait time.Duration // the first poll answers at once
 	var lastEmpty time.Time
+	// While a page is delivered, the page after it is already being fetched
+	// (and split) in the background, so the network and the control plane's
+	// work overlap with applying. A prefetch is used only if delivery ended
+	// where it starts; otherwise (an event refused) it is dropped.
+	var ahead *prefetch
+	defer func() { ahead.drop() }()
 	for ctx.Err() == nil {
-		events, head, err := s.client.poll(ctx, after, 0, wait)
+		var events []json.RawMessage
+		var head uint64
+		var err error
+		if ahead != nil && ahead.after == after {
+			events, head, err = ahead.wait()
+		} else {
+			ahead.drop()
+			events, head, err = s.client.poll(ctx, after, 0, wait)
+		}
+		ahead = nil
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -85,6 +101,9 @@ func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handle
 			continue
 		}
 
+		if last, ok := ingest.PeekSeq(events[len(events)-1]); ok && last > after {
+			ahead = s.prefetch(ctx, last, wait)
+		}
 		for _, raw := range events {
 			seq, ok := ingest.PeekSeq(raw)
 			if !ok {
@@ -107,6 +126,42 @@ func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handle
 		}
 	}
 	return nil
+}
+
+// prefetch is a poll running in the background.
+type prefetch struct {
+	after  uint64
+	cancel context.CancelFunc
+	done   chan struct{}
+	events []json.RawMessage
+	head   uint64
+	err    error
+}
+
+// prefetch starts polling for the events after after.
+func (s *Source) prefetch(ctx context.Context, after uint64, wait time.Duration) *prefetch {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &prefetch{after: after, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.events, p.head, p.err = s.client.poll(ctx, after, 0, wait)
+	}()
+	return p
+}
+
+// wait returns the prefetched answer.
+func (p *prefetch) wait() ([]json.RawMessage, uint64, error) {
+	<-p.done
+	p.cancel()
+	return p.events, p.head, p.err
+}
+
+// drop abandons a prefetch (nil does nothing) and waits for its goroutine.
+func (p *prefetch) drop() {
+	if p != nil {
+		p.cancel()
+		<-p.done
+	}
 }
 
 func position(seq uint64) replica.Position {
