@@ -2,6 +2,7 @@ package replica
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -39,5 +40,33 @@ func TestBatchWithPolicy(t *testing.T) {
 	}
 	if got := factStrings(t, s); len(got) != 1 || !strings.Contains(got[0], "b") {
 		t.Errorf("facts = %q, want only p(User:b)", got)
+	}
+}
+
+// A large insert-only batch that also carries a policy is applied in one
+// hold (never in pieces), and sets the policy together with its facts.
+func TestBatchWithPolicyNotPieced(t *testing.T) {
+	compile := func(src PolicySource) (any, error) { return "compiled:" + src.Src, nil }
+	s := New(Config{Env: "test", Compiler: compile})
+	pieces := 0
+	s.pieceHook = func() { pieces++ }
+	var facts []Fact
+	for i := range 3*pieceFacts + 1 {
+		facts = append(facts, fact("p", v("User", strconv.Itoa(i))))
+	}
+	ev := batch(1, facts)
+	ev.Policy = &PolicySource{Src: "v1"}
+	mustApply(t, s, ev)
+	if pieces != 0 {
+		t.Errorf("a batch with a policy was applied in %d+1 pieces", pieces)
+	}
+	view := s.Acquire()
+	src, compiled := view.Policy()
+	view.Release()
+	if src.Src != "v1" || compiled != "compiled:v1" {
+		t.Errorf("policy = %+v, compiled %v; want v1", src, compiled)
+	}
+	if got := factStrings(t, s); len(got) != len(facts) || s.Revision() != 1 {
+		t.Errorf("%d facts at revision %d, want %d at 1", len(got), s.Revision(), len(facts))
 	}
 }

@@ -30,14 +30,33 @@
 //
 // # Concurrency
 //
-// A State has one sync.RWMutex. Apply validates, canonicalises, hashes and
-// compiles an event without the lock, then takes the write lock only to
-// mutate. Readers call Acquire, which takes the read lock and returns a View;
-// everything read through the View belongs to one revision until Release, so
-// a reader never sees part of an event. Views must be short-lived: while a
-// view is held, Apply waits, and with a writer waiting, new Acquire calls
-// wait too (sync.RWMutex), so a goroutine must never Acquire while it holds a
-// view. A checkpoint writer should therefore take View.Export (a copy of the
+// A State has a writer mutex, which serialises Apply calls, and a
+// sync.RWMutex between the writer and readers. Apply validates,
+// canonicalises, hashes and compiles an event without either lock, then
+// takes the writer mutex (the writer may read the store holding only it,
+// since readers only read too) and the write lock only to mutate. Readers
+// call Acquire, which takes the read lock and returns a View; everything read
+// through the View belongs to one revision until Release, so a reader never
+// sees part of an event.
+//
+// An insert-only batch of more than 16 facts is applied in pieces of 16, each
+// under its own hold of the write lock, so a reader that arrives meanwhile
+// waits for one piece (microseconds), not for the whole event. Atomic
+// visibility is kept by publishing: readers see only what store.publish
+// made visible (the fact count and sum, the first N relations and symbols,
+// and per relation its first vis rows). Pieces only append (rows at the end
+// of the row array and of every posting list, new symbols, types and
+// relations after the published ones), so a reader skips what lies beyond
+// the published bounds, and the last piece publishes the whole event with
+// its revision. Events that delete, clear, or set the policy or tokens are
+// applied in one hold (deletes move rows), as are small batches. Left-right
+// copies or multi-version rows would let readers never wait at all, but
+// two copies would double the fact set's memory (against the 80 B/fact
+// target), and versioned rows would add bytes per fact and work per scan.
+//
+// Views must be short-lived: while a view is held, Apply waits, and with a
+// writer waiting, new Acquire calls wait too (sync.RWMutex), so a goroutine
+// must never Acquire while it holds a view. A checkpoint writer should therefore take View.Export (a copy of the
 // tuples, milliseconds even for millions of facts), Release, and write from
 // the Export. Strings returned by a View (Value, Facts, ForEachValue) stay valid
 // after Release: they alias interner bytes, which are never overwritten.

@@ -30,23 +30,25 @@ type exportRel struct {
 func (v *View) Export() *Export {
 	st := v.s.st
 	in := st.in
-	n := len(in.vtype)
+	n := st.pub.syms + 1
+	nt := st.pub.types + 1
 	e := &Export{
 		revision:  v.Revision(),
 		policy:    v.s.policy,
 		tokens:    slices.Clone(v.s.tokens),
-		sum:       st.sum,
-		facts:     st.facts,
-		typeNames: in.typeNames[:len(in.typeNames):len(in.typeNames)],
+		sum:       st.pub.sum,
+		facts:     st.pub.facts,
+		typeNames: in.typeNames[:nt:nt],
 		vtype:     in.vtype[:n:n],
 		vloc:      in.vloc[:n:n],
 		chunks:    slices.Clone(in.chunks),
-		rels:      make([]exportRel, len(st.rels)),
+		rels:      make([]exportRel, st.pub.rels),
 	}
-	for i, r := range st.rels {
+	for i, r := range st.rels[:st.pub.rels] {
+		n := r.visible()
 		e.rels[i] = exportRel{
-			info: RelationInfo{Name: r.name, Arity: r.arity, Len: r.rows(), ID: r.id},
-			data: slices.Clone(r.data),
+			info: RelationInfo{Name: r.name, Arity: r.arity, Len: n, ID: r.id},
+			data: slices.Clone(r.data[:n*r.arity]),
 		}
 	}
 	return e

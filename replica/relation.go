@@ -40,6 +40,12 @@ type relation struct {
 	dshift uint8 // 64 - log2(len(dedupe))
 
 	idx []posIndex
+
+	// vis is the number of rows readers may see (store.publish sets it).
+	// Rows at or beyond it were added by an event still being applied in
+	// pieces; they are only ever appended (pending rows sit at the end of
+	// data and of every posting list), so readers just skip them.
+	vis int
 }
 
 // whereMin is the longest posting list that is searched rather than
@@ -59,6 +65,10 @@ func newRelation(name string, arity, id int) *relation {
 }
 
 func (r *relation) rows() int { return len(r.data) / r.arity }
+
+// visible returns the number of rows a reader may see: vis, or fewer while
+// the writer deletes (vis is published again before readers run).
+func (r *relation) visible() int { return min(r.vis, r.rows()) }
 
 func (r *relation) tuple(row uint32) []uint32 {
 	i := int(row) * r.arity
@@ -294,7 +304,7 @@ func (r *relation) count(pattern []uint32) int {
 	case !ok:
 		return 0
 	case best < 0:
-		return r.rows()
+		return r.visible()
 	}
 	return int(n)
 }
@@ -317,8 +327,9 @@ func (r *relation) scan(pattern []uint32, types []uint16, vtype []uint16, fn fun
 		}
 	}
 	a := r.arity
+	lim := r.visible()
 	if best < 0 {
-		for i := 0; i+a <= len(r.data); i += a {
+		for i := 0; i+a <= lim*a; i += a {
 			if !fn(r.data[i : i+a : i+a]) {
 				return
 			}
@@ -333,6 +344,9 @@ func (r *relation) scan(pattern []uint32, types []uint16, vtype []uint16, fn fun
 		others = others || (s != 0 && p != best)
 	}
 	for _, row := range list {
+		if int(row) >= lim {
+			continue // pending (see relation.vis)
+		}
 		i := int(row) * a
 		t := r.data[i : i+a : i+a]
 		if others && !matches(t, pattern) {
@@ -355,6 +369,7 @@ func matches(t, pattern []uint32) bool {
 
 func (r *relation) scanTyped(pattern []uint32, types []uint16, vtype []uint16, best int, sl islot, fn func([]uint32) bool) {
 	a := r.arity
+	lim := r.visible()
 	match := func(t []uint32) bool {
 		if !matches(t, pattern) {
 			return false
@@ -367,7 +382,7 @@ func (r *relation) scanTyped(pattern []uint32, types []uint16, vtype []uint16, b
 		return true
 	}
 	if best < 0 {
-		for i := 0; i+a <= len(r.data); i += a {
+		for i := 0; i+a <= lim*a; i += a {
 			if t := r.data[i : i+a : i+a]; match(t) && !fn(t) {
 				return
 			}
@@ -376,6 +391,9 @@ func (r *relation) scanTyped(pattern []uint32, types []uint16, vtype []uint16, b
 	}
 	var one [1]uint32
 	for _, row := range r.idx[best].list(sl, &one) {
+		if int(row) >= lim {
+			continue // pending
+		}
 		i := int(row) * a
 		if t := r.data[i : i+a : i+a]; match(t) && !fn(t) {
 			return

@@ -107,6 +107,7 @@ func TestScanProperty(t *testing.T) {
 			if err := r.check(); err != nil {
 				t.Fatal(err)
 			}
+			r.vis = r.rows() // as store.publish does
 			// Every subset of bound positions, values taken from stored
 			// tuples and random ones.
 			for mask := range 1 << arity {

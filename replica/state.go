@@ -40,6 +40,13 @@ type State struct {
 	notifyMu sync.Mutex
 	changed  chan struct{}
 
+	// wmu serialises writers. The writer reads the store holding only wmu
+	// (readers only read it too) and mutates it holding wmu and mu.
+	wmu sync.Mutex
+	// pieceHook, when set (tests), runs between the pieces of an event
+	// applied in pieces, holding wmu but not mu.
+	pieceHook func()
+
 	mu sync.RWMutex
 	// Guarded by mu.
 	st       *store
@@ -90,17 +97,66 @@ func (s *State) Apply(ev Event) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if done, err := s.checkSeq(ev.Seq); done {
 		return err
 	}
-	if err := s.commit(p); err != nil {
-		return err
+	if p.insertOnly() && len(p.inserts) > pieceFacts {
+		if err := s.checkLimits(p); err != nil {
+			return err
+		}
+		s.insertPieces(p)
+	} else {
+		s.mu.Lock()
+		err := s.commit(p)
+		if err == nil {
+			s.st.publish()
+			s.applied.Store(ev.Seq)
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
-	s.applied.Store(ev.Seq)
 	s.notify()
 	return nil
+}
+
+// pieceFacts bounds the inserts applied per hold of the write lock when an
+// event is applied in pieces, so a reader waits for at most one piece (a
+// few microseconds) rather than for a whole large event.
+var pieceFacts = 16
+
+// insertOnly reports whether p is a batch that only inserts, the kind of
+// event applied in pieces: pending rows are appended and never move, so
+// readers can skip them (see relation.vis). Deletes swap rows around and
+// are applied in one hold, and so is a batch that also sets the policy
+// (the facts and the policy change together).
+func (p *prepared) insertOnly() bool {
+	return p.kind == KindBatch && len(p.deletes) == 0 && p.policy == (PolicySource{}) && p.compiled == nil && !p.setPolicy
+}
+
+// insertPieces applies an insert-only event pieceFacts inserts per hold of
+// the write lock. Readers in between see the previous revision: the rows,
+// symbols, types and relations added so far stay unpublished until the
+// last piece publishes them together with the new revision. The limits
+// were checked by the caller, holding wmu, so no piece can fail.
+func (s *State) insertPieces(p *prepared) {
+	for i := 0; i < len(p.inserts); i += pieceFacts {
+		j := min(i+pieceFacts, len(p.inserts))
+		s.mu.Lock()
+		s.insertFacts(p.inserts[i:j])
+		last := j == len(p.inserts)
+		if last {
+			s.st.publish()
+			s.applied.Store(p.seq)
+		}
+		s.mu.Unlock()
+		if !last && s.pieceHook != nil {
+			s.pieceHook()
+		}
+	}
 }
 
 // Changed returns a channel that is closed the next time the revision
@@ -162,7 +218,7 @@ func (s *State) commit(p *prepared) error {
 		for i := range p.deletes {
 			s.st.deletePattern(&p.deletes[i])
 		}
-		s.insertFacts(p)
+		s.insertFacts(p.inserts)
 		if p.setPolicy {
 			s.policy, s.compiled = p.policy, p.compiled
 		}
@@ -223,15 +279,15 @@ func (s *State) checkLimits(p *prepared) error {
 	return nil
 }
 
-func (s *State) insertFacts(p *prepared) {
+func (s *State) insertFacts(inserts []prepFact) {
 	in := s.st.in
 	var buf []uint32
 	// The facts of an event mostly come in runs of one relation, over a few
 	// types: remember the last relation and some types.
 	var r *relation
 	var types typeCache
-	for i := range p.inserts {
-		f := &p.inserts[i]
+	for i := range inserts {
+		f := &inserts[i]
 		if r == nil || r.arity != len(f.args) || r.name != f.pred {
 			r = s.st.relationOrNew(f.pred, len(f.args))
 		}
@@ -277,6 +333,7 @@ func (s *State) Acquire() *View {
 // newFromParts assembles a State (used by the Loader).
 func newFromParts(cfg Config, st *store, policy PolicySource, compiled any, tokens []Token, revision uint64) *State {
 	s := &State{cfg: cfg, st: st, policy: policy, compiled: compiled, tokens: slices.Clone(tokens)}
+	st.publish()
 	s.applied.Store(revision)
 	return s
 }

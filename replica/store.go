@@ -16,6 +16,29 @@ type store struct {
 	relIDs map[relKey]int
 	sum    FactSum // sum of HashFact over stored facts, mod 2^128
 	facts  int
+
+	// pub is what readers see (set by publish at the end of every event):
+	// an event applied in pieces adds rows, symbols, types and relations
+	// beyond these bounds, invisible until its last piece publishes them.
+	pub published
+}
+
+// published holds the reader-visible bounds of a store.
+type published struct {
+	facts int
+	sum   FactSum
+	rels  int // relations [0, rels) are visible
+	syms  int // symbols 1..syms are visible
+	types int // type numbers 1..types are visible
+}
+
+// publish makes everything stored so far visible to readers; the caller
+// holds the State's write lock.
+func (st *store) publish() {
+	for _, r := range st.rels {
+		r.vis = r.rows()
+	}
+	st.pub = published{facts: st.facts, sum: st.sum, rels: len(st.rels), syms: st.in.count(), types: len(st.in.typeNames) - 1}
 }
 
 type relKey struct {
@@ -151,11 +174,11 @@ func (st *store) clear() {
 	st.facts = 0
 }
 
-// relationsByName returns the relations named name (every relation when
-// name is empty) with arity >= minArity, by arity then id.
+// relationsByName returns the visible relations named name (every relation
+// when name is empty) with arity >= minArity, by arity then id.
 func (st *store) relationsByName(name string, minArity int) []*relation {
 	var out []*relation
-	for _, r := range st.rels {
+	for _, r := range st.rels[:st.pub.rels] {
 		if (name == "" || r.name == name) && r.arity >= minArity {
 			out = append(out, r)
 		}

@@ -4,6 +4,9 @@ import "slices"
 
 // View is a read view of a State at one revision. It holds the State's read
 // lock from Acquire until Release, so nothing it returns changes meanwhile.
+// It shows only what the store has published (store.pub, relation.vis):
+// rows, symbols, types and relations added by an event still being applied
+// in pieces are invisible to it.
 // A View must not be used after Release; it may be used by several
 // goroutines at once (all its methods only read).
 //
@@ -33,10 +36,10 @@ func (v *View) Policy() (PolicySource, any) { return v.s.policy, v.s.compiled }
 func (v *View) Tokens() []Token { return slices.Clone(v.s.tokens) }
 
 // FactCount returns the number of stored facts.
-func (v *View) FactCount() int { return v.s.st.facts }
+func (v *View) FactCount() int { return v.s.st.pub.facts }
 
 // ValueCount returns the number of symbols handed out (values ever seen).
-func (v *View) ValueCount() int { return v.s.st.in.count() }
+func (v *View) ValueCount() int { return v.s.st.pub.syms }
 
 // StoreID identifies the store behind the view. Symbols, type numbers and
 // relation ids are valid for every view with the same StoreID (a new id
@@ -45,16 +48,16 @@ func (v *View) ValueCount() int { return v.s.st.in.count() }
 func (v *View) StoreID() uint64 { return v.s.st.id }
 
 // RelationCount returns the number of relations ever created in the store.
-func (v *View) RelationCount() int { return len(v.s.st.rels) }
+func (v *View) RelationCount() int { return v.s.st.pub.rels }
 
 // FactSum returns the running sum of fact hashes (see ComputeDigest).
-func (v *View) FactSum() FactSum { return v.s.st.sum }
+func (v *View) FactSum() FactSum { return v.s.st.pub.sum }
 
 // Digest returns the state digest (see ComputeDigest). It costs one SHA-256
 // pass over the policy source and tokens; facts enter through their
 // incrementally maintained sum.
 func (v *View) Digest() string {
-	return ComputeDigest(v.s.policy, v.s.tokens, v.s.st.sum, uint64(v.s.st.facts))
+	return ComputeDigest(v.s.policy, v.s.tokens, v.s.st.pub.sum, uint64(v.s.st.pub.facts))
 }
 
 // Lookup returns the symbol of the value (typ, id), or 0 when no fact has
@@ -64,12 +67,23 @@ func (v *View) Digest() string {
 // the interner is append-only, and not even a clear event resets it. Symbols
 // of values that no fact mentions any more are reclaimed only when a node
 // restarts from a checkpoint.
-func (v *View) Lookup(typ, id string) uint32 { return v.s.st.in.lookupValue(typ, id) }
+func (v *View) Lookup(typ, id string) uint32 { return v.visSym(v.s.st.in.lookupValue(typ, id)) }
+
+// visSym returns sym when it is published, else 0.
+func (v *View) visSym(sym uint32) uint32 {
+	if int64(sym) > int64(v.s.st.pub.syms) {
+		return 0
+	}
+	return sym
+}
+
+// validSym reports whether sym is a published symbol.
+func (v *View) validSym(sym uint32) bool { return sym != 0 && v.visSym(sym) != 0 }
 
 // Value returns the type and id of a symbol ("", "" for an unknown one).
 func (v *View) Value(sym uint32) (typ, id string) {
 	in := v.s.st.in
-	if !in.valid(sym) {
+	if !v.validSym(sym) {
 		return "", ""
 	}
 	return in.typeNames[in.vtype[sym]], in.id(sym)
@@ -78,28 +92,41 @@ func (v *View) Value(sym uint32) (typ, id string) {
 // TypeOf returns the type number of a symbol (0 for an unknown one).
 func (v *View) TypeOf(sym uint32) uint16 {
 	in := v.s.st.in
-	if !in.valid(sym) {
+	if !v.validSym(sym) {
 		return 0
 	}
 	return in.vtype[sym]
 }
 
 // TypeName returns the name of a type number ("" for an unknown one).
-func (v *View) TypeName(t uint16) string { return v.s.st.in.typeName(t) }
+func (v *View) TypeName(t uint16) string {
+	if int(t) > v.s.st.pub.types {
+		return ""
+	}
+	return v.s.st.in.typeName(t)
+}
 
 // TypeNum returns the type number of a type name, or 0.
-func (v *View) TypeNum(name string) uint16 { return v.s.st.in.typeNum(name) }
+func (v *View) TypeNum(name string) uint16 {
+	if t := v.s.st.in.typeNum(name); int(t) <= v.s.st.pub.types {
+		return t
+	}
+	return 0
+}
 
 // RelationID returns the handle of name/arity, or false when no fact of
 // that predicate has ever been stored. Handles are stable for the life of
 // the State (a relation emptied by deletes or clear keeps its handle).
 func (v *View) RelationID(name string, arity int) (int, bool) {
 	id, ok := v.s.st.relIDs[relKey{name, arity}]
-	return id, ok
+	if !ok || id >= v.s.st.pub.rels {
+		return 0, false
+	}
+	return id, true
 }
 
 func (v *View) rel(id int) *relation {
-	if id < 0 || id >= len(v.s.st.rels) {
+	if id < 0 || id >= v.s.st.pub.rels {
 		return nil
 	}
 	return v.s.st.rels[id]
@@ -137,9 +164,9 @@ type RelationInfo struct {
 // Relations returns every relation ever created, by ID, including empty
 // ones.
 func (v *View) Relations() []RelationInfo {
-	out := make([]RelationInfo, len(v.s.st.rels))
-	for i, r := range v.s.st.rels {
-		out[i] = RelationInfo{Name: r.name, Arity: r.arity, Len: r.rows(), ID: r.id}
+	out := make([]RelationInfo, v.s.st.pub.rels)
+	for i, r := range v.s.st.rels[:len(out)] {
+		out[i] = RelationInfo{Name: r.name, Arity: r.arity, Len: r.visible(), ID: r.id}
 	}
 	return out
 }
@@ -148,7 +175,7 @@ func (v *View) Relations() []RelationInfo {
 // returns false. It includes symbols no stored fact mentions any more.
 func (v *View) ForEachValue(fn func(sym uint32, typ, id string) bool) {
 	in := v.s.st.in
-	for s := 1; s < len(in.vtype); s++ {
+	for s := 1; s <= v.s.st.pub.syms; s++ {
 		if !fn(uint32(s), in.typeNames[in.vtype[s]], in.id(uint32(s))) {
 			return
 		}
@@ -163,7 +190,7 @@ func (v *View) ForEachTuple(rel int, fn func(tuple []uint32) bool) {
 		return
 	}
 	a := r.arity
-	for i := 0; i+a <= len(r.data); i += a {
+	for i := 0; i+a <= r.visible()*a; i += a {
 		if !fn(r.data[i : i+a : i+a]) {
 			return
 		}
@@ -188,11 +215,11 @@ func (v *View) Facts(pattern Pattern, fn func(Fact) bool) {
 			return
 		case a.Type == nil:
 		case a.ID == nil:
-			if types[i] = in.typeNum(*a.Type); types[i] == 0 {
+			if types[i] = v.TypeNum(*a.Type); types[i] == 0 {
 				return
 			}
 		default:
-			if syms[i] = in.lookupValue(*a.Type, *a.ID); syms[i] == 0 {
+			if syms[i] = v.Lookup(*a.Type, *a.ID); syms[i] == 0 {
 				return
 			}
 		}

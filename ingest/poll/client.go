@@ -88,18 +88,15 @@ func (c *Client) pollOrigin(ctx context.Context, after uint64, limit int, wait t
 		return nil, ingest.Origin{}, err
 	}
 	defer resp.Body.Close()
-	var body struct {
-		Events []json.RawMessage `json:"events"`
-		Head   *uint64           `json:"head"`
-		feedOrigin
+	body, err := readBody(resp.Body, resp.ContentLength)
+	if err != nil {
+		return nil, ingest.Origin{}, fmt.Errorf("%s: read answer: %w", op, err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, ingest.Origin{}, fmt.Errorf("%s: decode answer: %w", op, err)
+	events, origin, err := parseAnswer(body)
+	if err != nil {
+		return nil, ingest.Origin{}, fmt.Errorf("%s: %w", op, err)
 	}
-	if body.Head == nil {
-		return nil, ingest.Origin{}, fmt.Errorf("%s: answer has no head", op)
-	}
-	return body.Events, body.origin(*body.Head), nil
+	return events, origin, nil
 }
 
 // Snapshot starts downloading the environment's snapshot (checkpoint

@@ -19,6 +19,14 @@
 // reported caught up at once; later requests wait up to Config.Wait, and an
 // empty answer whose head is the current position becomes a heartbeat.
 //
+// Throughput: while Run delivers one page of events, the next page (after
+// the page's last seq) is already being fetched and split in a background
+// goroutine; it is used when delivery ends there and dropped otherwise. An
+// answer is read whole (sized by its Content-Length) and split into events
+// by a structural scan (strings and bracket nesting only) when it has the
+// feed's shape; anything else is decoded by encoding/json. Events are
+// checked in full by the Runner's decoder.
+//
 // Concurrency: a Client is safe for concurrent use. A Source runs one Run
 // at a time; its Health may be read concurrently.
 package poll

@@ -2,6 +2,7 @@ package poll
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
@@ -50,8 +51,23 @@ func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handle
 	after := from.Seq
 	var wait time.Duration // the first poll answers at once
 	var lastEmpty time.Time
+	// While a page is delivered, the page after it is already being fetched
+	// (and split) in the background, so the network and the control plane's
+	// work overlap with applying. A prefetch is used only if delivery ended
+	// where it starts; otherwise (an event refused) it is dropped.
+	var ahead *prefetch
+	defer func() { ahead.drop() }()
 	for ctx.Err() == nil {
-		events, origin, err := s.client.pollOrigin(ctx, after, 0, wait)
+		var events []json.RawMessage
+		var origin ingest.Origin
+		var err error
+		if ahead != nil && ahead.after == after {
+			events, origin, err = ahead.wait()
+		} else {
+			ahead.drop()
+			events, origin, err = s.client.pollOrigin(ctx, after, 0, wait)
+		}
+		ahead = nil
 		head := origin.Head
 		if err != nil {
 			if ctx.Err() != nil {
@@ -86,6 +102,9 @@ func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handle
 			continue
 		}
 
+		if last, ok := ingest.PeekSeq(events[len(events)-1]); ok && last > after {
+			ahead = s.prefetch(ctx, last, wait)
+		}
 		for _, raw := range events {
 			seq, ok := ingest.PeekSeq(raw)
 			if !ok {
@@ -108,6 +127,42 @@ func (s *Source) Run(ctx context.Context, from replica.Position, h ingest.Handle
 		}
 	}
 	return nil
+}
+
+// prefetch is a poll running in the background.
+type prefetch struct {
+	after  uint64
+	cancel context.CancelFunc
+	done   chan struct{}
+	events []json.RawMessage
+	origin ingest.Origin
+	err    error
+}
+
+// prefetch starts polling for the events after after.
+func (s *Source) prefetch(ctx context.Context, after uint64, wait time.Duration) *prefetch {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &prefetch{after: after, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.events, p.origin, p.err = s.client.pollOrigin(ctx, after, 0, wait)
+	}()
+	return p
+}
+
+// wait returns the prefetched answer and what it says about the log.
+func (p *prefetch) wait() ([]json.RawMessage, ingest.Origin, error) {
+	<-p.done
+	p.cancel()
+	return p.events, p.origin, p.err
+}
+
+// drop abandons a prefetch (nil does nothing) and waits for its goroutine.
+func (p *prefetch) drop() {
+	if p != nil {
+		p.cancel()
+		<-p.done
+	}
 }
 
 func position(seq uint64) replica.Position {

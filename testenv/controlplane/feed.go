@@ -1,7 +1,7 @@
 package controlplane
 
 import (
-	"bytes"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -77,31 +77,35 @@ func (s *Server) writeEvents(w http.ResponseWriter, after uint64, limit int, hea
 		writeJSON(w, http.StatusInternalServerError, message("read events: %v", err))
 		return
 	}
-	var b bytes.Buffer
-	b.WriteString(`{"events":[`)
-	for i, e := range evs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(e)
-	}
-	b.WriteString(`],"head":`)
-	b.WriteString(strconv.FormatUint(head, 10))
+	// The events are written as they lie in the log (no copy into one
+	// buffer), with a Content-Length so the client can size its buffer.
 	// The log id and the state digest at a seq let a node detect a fork
 	// (a restored or re-seeded control plane): see feedOrigin.
 	digest, dseq := s.digestNow()
-	b.WriteString(`,"log_id":`)
-	b.WriteString(strconv.Quote(s.elog.ID()))
-	b.WriteString(`,"digest":`)
-	b.WriteString(strconv.Quote(digest))
-	b.WriteString(`,"digest_seq":`)
-	b.WriteString(strconv.FormatUint(dseq, 10))
-	b.WriteString("}\n")
+	tail := `],"head":` + strconv.FormatUint(head, 10) +
+		`,"log_id":` + strconv.Quote(s.elog.ID()) +
+		`,"digest":` + strconv.Quote(digest) +
+		`,"digest_seq":` + strconv.FormatUint(dseq, 10) + "}\n"
+	parts := make(net.Buffers, 0, 2*len(evs)+1)
+	parts = append(parts, []byte(`{"events":[`))
+	n := len(parts[0]) + len(tail)
+	for i, e := range evs {
+		if i > 0 {
+			parts = append(parts, comma)
+			n++
+		}
+		parts = append(parts, e)
+		n += len(e)
+	}
+	parts = append(parts, []byte(tail))
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(n))
 	w.Header().Set("X-Outpost-Revision", strconv.FormatUint(head, 10))
 	w.WriteHeader(http.StatusOK)
-	w.Write(b.Bytes())
+	parts.WriteTo(w)
 }
+
+var comma = []byte{','}
 
 // getStatus: GET /v1/envs/{env}/status answers
 // {"env","seq","digest","log_id","facts"} from one view.

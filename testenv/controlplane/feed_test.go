@@ -39,6 +39,22 @@ func TestEventsFeed(t *testing.T) {
 
 	res, page := getEvents(t, cp, "after=0")
 	wantStatus(t, res, 200, "")
+	// The answer's Content-Length covers the whole body, and the tail after
+	// the events says which log this is and its digest (fork detection).
+	if cl := res.Header.Get("Content-Length"); cl != strconv.Itoa(len(res.Body)) {
+		t.Fatalf("Content-Length %q, body %d bytes", cl, len(res.Body))
+	}
+	var origin struct {
+		LogID     string  `json:"log_id"`
+		Digest    string  `json:"digest"`
+		DigestSeq *uint64 `json:"digest_seq"`
+	}
+	if err := json.Unmarshal(res.Body, &origin); err != nil {
+		t.Fatal(err)
+	}
+	if origin.LogID != cp.LogID() || origin.LogID == "" || origin.Digest != cp.Digest() || origin.DigestSeq == nil || *origin.DigestSeq != head {
+		t.Fatalf("origin fields %+v (seq %v), want log %q digest %s at %d", origin, origin.DigestSeq, cp.LogID(), cp.Digest(), head)
+	}
 	if page.Head != head || len(page.Events) != int(head) {
 		t.Fatalf("after=0: %d events, head %d; want %d", len(page.Events), page.Head, head)
 	}
