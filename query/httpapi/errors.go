@@ -29,7 +29,6 @@ func badRequest(format string, args ...any) *apiError {
 var (
 	errNotReady = &apiError{status: http.StatusServiceUnavailable, msg: "replica has not loaded a snapshot yet"}
 	errReadOnly = &apiError{status: http.StatusMethodNotAllowed, msg: "this node is a read-only replica; send writes to the control plane"}
-	errLocal    = &apiError{status: http.StatusNotImplemented, msg: "local authorization is not supported by this replica"}
 )
 
 // toAPIError maps an engine or decoding error to its answer. Errors that
@@ -131,10 +130,6 @@ func allowFor(p string) string {
 		return http.MethodGet
 	}
 	return ""
-}
-
-func (s *Server) notImplemented(w http.ResponseWriter, r *http.Request) {
-	writeError(w, errLocal)
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
