@@ -135,12 +135,20 @@ type gen struct {
 	err   error
 	stack []frameKey
 	memo  map[string][][]polar.Value // engine answers and stored facts by call
+	goals map[string]*subgoal        // translated sub-goals by call (memo.go)
+	cuts  int                        // ground goals cut as repeating an ancestor
+	neg   int                        // depth of negations being translated
 }
 
 // memoKey identifies a call by predicate and the values it passes
 // (wildcards by type).
 func memoKey(kind, pred string, vals []polar.Value) string {
 	var b strings.Builder
+	n := len(kind) + len(pred)
+	for _, v := range vals {
+		n += 2 + len(v.Type) + len(v.ID)
+	}
+	b.Grow(n)
 	b.WriteString(kind)
 	b.WriteString(pred)
 	for _, v := range vals {
@@ -411,10 +419,12 @@ func (g *gen) solve(rule *polar.RuleView, lits []polar.LitView, rem uint64, env 
 		return true
 	case polar.LitNot:
 		var subs []state
+		g.neg++
 		ok := g.solve(rule, l.Sub, allOf(l.Sub), env, make([]bool, len(env)), state{}, func(_ []term, s state) bool {
 			subs = append(subs, s)
 			return len(s.from) > 0 || len(s.where) > 0 // an unconditional answer decides
 		})
+		g.neg--
 		if !ok && g.err != nil {
 			return false
 		}
@@ -587,11 +597,21 @@ func (g *gen) call(rule *polar.RuleView, pred string, args []term, st state, k a
 				return g.fail(badf("rule %s: recursion through facts bound to the database (%s) is not supported in local authorization", strings.TrimSuffix(rule.Text, ";"), pred))
 			}
 		}
+		g.cuts++
 		return true // a ground goal repeating itself adds nothing
 	}
 	if len(g.stack) >= maxDepth {
 		return g.fail(badf("rule %s: rules nest more than %d deep through facts bound to the database", strings.TrimSuffix(rule.Text, ";"), maxDepth))
 	}
+	if g.neg == 0 && memoable(args) {
+		return g.memoCall(rule, key, pred, args, st, k)
+	}
+	return g.expand(rule, key, pred, args, st, k)
+}
+
+// expand produces the answers of a call of a predicate that reaches the
+// database: its binding queries or stored facts, context facts and rules.
+func (g *gen) expand(rule *polar.RuleView, key, pred string, args []term, st state, k answerFn) bool {
 	what := "the query"
 	if rule != nil {
 		what = rule.Text
@@ -820,7 +840,15 @@ func (g *gen) rows(args []term, rows [][]polar.Value, st state, k answerFn) bool
 				ok = false
 				break
 			}
-			key.WriteString(strconv.Itoa(len(v.Type)) + v.Type + strconv.Itoa(len(v.ID)) + ":" + v.ID + "|")
+			if key.Len() == 0 {
+				key.Grow(64)
+			}
+			key.WriteString(strconv.Itoa(len(v.Type)))
+			key.WriteString(v.Type)
+			key.WriteString(strconv.Itoa(len(v.ID)))
+			key.WriteByte(':')
+			key.WriteString(v.ID)
+			key.WriteByte('|')
 		}
 		if !ok {
 			continue
