@@ -50,7 +50,7 @@ func (e *Engine) AuthorizeContext(ctx context.Context, c Check) (bool, Meta, err
 		return false, m, nil
 	}
 	var key string
-	if len(c.Context) == 0 {
+	if len(c.Context) == 0 && e.cache != nil { // no key to build without a cache
 		key = cacheKey(v.StoreID(), m.Revision, "authz", actor.Type, actor.ID, c.Action, res.Type, res.ID)
 		if a, ok := e.cached(key); ok {
 			m.Cached = true
@@ -147,7 +147,7 @@ func (e *Engine) ListContext(ctx context.Context, actor replica.Value, action, r
 		all bool
 	}
 	var key string
-	if len(context) == 0 {
+	if len(context) == 0 && e.cache != nil { // no key to build without a cache
 		key = cacheKey(v.StoreID(), m.Revision, "list", a.Type, a.ID, action, resourceType)
 		if c, ok := e.cached(key); ok {
 			m.Cached = true

@@ -123,13 +123,13 @@ func (s *Server) decodeBody(b []byte) (fields, error) {
 	case fail.utf8At >= 0:
 		return fields{}, utf8Error(b, fail.utf8At)
 	}
-	obj, err := parseObject(b)
+	m, err := parseObject(b)
 	if err != nil {
 		return fields{}, err
 	}
 	// encoding/json accepted what the strict parser refused: keep its
 	// reading (being liberal), context facts decoded generically.
-	return fields{obj: obj, maxFacts: s.cfg.MaxContextFacts}, nil
+	return fields{obj: objectOf(m), maxFacts: s.cfg.MaxContextFacts}, nil
 }
 
 // parseObject parses b as exactly one JSON object.
@@ -213,7 +213,7 @@ func kind(v any) string {
 // fields reads typed fields out of a decoded object. The first problem
 // wins; later reads do nothing and return zero values.
 type fields struct {
-	obj      map[string]any
+	obj      object
 	err      error
 	ctx      *ctxFacts // context_facts decoded by the strict parser
 	maxFacts int       // limit of the generic context_facts decoding (0: none)
@@ -230,7 +230,7 @@ func (f *fields) str(name string) string {
 	if f.err != nil {
 		return ""
 	}
-	v, ok := f.obj[name]
+	v, ok := f.obj.get(name)
 	if !ok {
 		f.fail("missing field %s", name)
 		return ""
@@ -304,7 +304,7 @@ func (f *fields) array(name string, required bool) (arr []any, ok bool) {
 	if f.err != nil {
 		return nil, false
 	}
-	v, present := f.obj[name]
+	v, present := f.obj.get(name)
 	if !present || v == nil {
 		if required {
 			if present {
@@ -402,7 +402,7 @@ func (f *fields) pageSize() (int, bool) {
 	if f.err != nil {
 		return 0, false
 	}
-	v, present := f.obj["page_size"]
+	v, present := f.obj.get("page_size")
 	if !present || v == nil {
 		return 0, false
 	}
@@ -436,7 +436,7 @@ func (f *fields) optString(name string) (string, bool) {
 	if f.err != nil {
 		return "", false
 	}
-	v, present := f.obj[name]
+	v, present := f.obj.get(name)
 	if !present || v == nil {
 		return "", false
 	}

@@ -20,7 +20,7 @@ func (f *fields) queryCalls() ([]query.QueryCall, map[string]query.VarConstraint
 		return nil, nil
 	}
 	var calls []query.QueryCall
-	v, ok := f.obj["predicate"]
+	v, ok := f.obj.get("predicate")
 	if !ok {
 		f.fail("missing field predicate")
 		return nil, nil
@@ -89,7 +89,7 @@ func (f *fields) constraints() map[string]query.VarConstraint {
 	if f.err != nil {
 		return nil
 	}
-	v, ok := f.obj["constraints"]
+	v, ok := f.obj.get("constraints")
 	if !ok {
 		f.fail("missing field constraints")
 		return nil
@@ -150,7 +150,7 @@ func (f *fields) factPattern() replica.Pattern {
 	if f.err != nil {
 		return replica.Pattern{}
 	}
-	v, ok := f.obj["fact"]
+	v, ok := f.obj.get("fact")
 	if !ok {
 		f.fail("missing field fact")
 		return replica.Pattern{}

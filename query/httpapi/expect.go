@@ -39,7 +39,7 @@ func (s *Server) expect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	f := fields{obj: obj}
+	f := fields{obj: objectOf(obj)}
 	id := f.str("request_id")
 	expected, ok := obj["expected"].(bool)
 	if f.err == nil && !ok {

@@ -60,7 +60,11 @@ func checkAgainstEncodingJSON(t *testing.T, b []byte) {
 			werr = fmt.Errorf("trailing data")
 		}
 	}
-	obj, cf, fail := parseBody(b, factLimits{})
+	o, cf, fail := parseBody(b, factLimits{})
+	var obj map[string]any
+	if fail == nil {
+		obj = o.toMap()
+	}
 	if cf != nil && obj != nil {
 		obj["context_facts"] = "decoded"
 		if m, ok := want.(map[string]any); ok {

@@ -38,7 +38,7 @@ func (s *Server) localEndpoints() []endpoint {
 // request. Errors in the query object name it (query.actor_id).
 func localBody(c *call) (*fields, *localsql.Bindings, error) {
 	f := &c.f
-	q, present := f.obj["query"]
+	q, present := f.obj.get("query")
 	if !present {
 		return nil, nil, badRequest("missing field query")
 	}
@@ -46,7 +46,7 @@ func localBody(c *call) (*fields, *localsql.Bindings, error) {
 	if !ok {
 		return nil, nil, badRequest("query must be an object (the body of the matching Check API request), not %s", kind(q))
 	}
-	y, present := f.obj["data_bindings"]
+	y, present := f.obj.get("data_bindings")
 	text, isStr := y.(string)
 	switch {
 	case !present || y == nil || (isStr && strings.TrimSpace(text) == ""):
@@ -58,7 +58,7 @@ func localBody(c *call) (*fields, *localsql.Bindings, error) {
 	if err != nil {
 		return nil, nil, localError(err)
 	}
-	return &fields{obj: obj}, b, nil
+	return &fields{obj: objectOf(obj)}, b, nil
 }
 
 // queryErr prefixes a decoding error of the nested query object.
@@ -176,7 +176,7 @@ func (f *fields) localMode() localMode {
 	if f.err != nil {
 		return out
 	}
-	v, present := f.obj["mode"]
+	v, present := f.obj.get("mode")
 	if !present || v == nil {
 		f.fail(`missing field mode: {"mode": "select", "query_vars_to_output_column_names": {...}} or {"mode": "filter", "query_var": ..., "output_column_name": ...}`)
 		return out
@@ -186,7 +186,7 @@ func (f *fields) localMode() localMode {
 		f.fail(`mode must be an object such as {"mode": "select", "query_vars_to_output_column_names": {...}}, not %s`, kind(v))
 		return out
 	}
-	mf := fields{obj: m}
+	mf := fields{obj: objectOf(m)}
 	name := mf.str("mode")
 	switch {
 	case mf.err != nil:

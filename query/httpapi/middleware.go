@@ -50,6 +50,7 @@ type recorder struct {
 	start  time.Time
 	api    bool
 	status int
+	rid    [1]string // the X-Request-Id header value (one allocation with the recorder)
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -134,8 +135,8 @@ func (s *Server) instrument(route string, api bool, h http.Handler) http.Handler
 		} else {
 			rid = newRequestID()
 		}
-		w.Header()[keyRequestID] = []string{rid}
-		rec := &recorder{ResponseWriter: w, s: s, start: start, api: api}
+		rec := &recorder{ResponseWriter: w, s: s, start: start, api: api, rid: [1]string{rid}}
+		w.Header()[keyRequestID] = rec.rid[:]
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
