@@ -13,7 +13,34 @@ import (
 // the errors of a policy that does not compile, or the warnings of one that
 // does.
 func TestValidateGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/validate/*.polar")
+	eachGolden(t, "testdata/validate/*.polar", func(t *testing.T, name, src string) string {
+		var got string
+		f, err := Parse(name, src)
+		if err == nil {
+			var p *Policy
+			if p, err = Compile([]*File{f}, CompileOptions{}); err == nil {
+				if len(p.Warnings()) == 0 {
+					t.Fatal("policy compiled without a warning; validation inputs must have a diagnostic")
+				}
+				got = fmt.Sprintf("compiles with %d warnings:\n", len(p.Warnings()))
+				for _, w := range p.Warnings() {
+					got += "  " + w.Error() + "\n"
+				}
+			}
+		}
+		if err != nil {
+			got = err.Error() + "\n"
+		}
+		return got
+	})
+}
+
+// eachGolden runs fn on every file matching glob, in a subtest named after
+// the file, and compares what fn returns with the file's .golden sibling
+// (-update rewrites it).
+func eachGolden(t *testing.T, glob string, fn func(t *testing.T, name, src string) string) {
+	t.Helper()
+	files, err := filepath.Glob(glob)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no inputs: %v", err)
 	}
@@ -23,23 +50,7 @@ func TestValidateGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got string
-			f, err := Parse(filepath.Base(in), string(src))
-			if err == nil {
-				var p *Policy
-				if p, err = Compile([]*File{f}, CompileOptions{}); err == nil {
-					if len(p.Warnings()) == 0 {
-						t.Fatal("policy compiled without a warning; validation inputs must have a diagnostic")
-					}
-					got = fmt.Sprintf("compiles with %d warnings:\n", len(p.Warnings()))
-					for _, w := range p.Warnings() {
-						got += "  " + w.Error() + "\n"
-					}
-				}
-			}
-			if err != nil {
-				got = err.Error() + "\n"
-			}
+			got := fn(t, filepath.Base(in), string(src))
 			golden := strings.TrimSuffix(in, ".polar") + ".golden"
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -52,7 +63,7 @@ func TestValidateGolden(t *testing.T) {
 				t.Fatalf("%v (run with -update to create it)", err)
 			}
 			if got != string(want) {
-				t.Errorf("diagnostics differ from %s:\n got:\n%s\nwant:\n%s", golden, got, want)
+				t.Errorf("differs from %s:\n got:\n%s\nwant:\n%s", golden, got, want)
 			}
 		})
 	}
