@@ -57,7 +57,8 @@ func (e *Engine) AuthorizeContext(ctx context.Context, c Check) (bool, Meta, err
 			return a.(bool), m, nil
 		}
 	}
-	ok, err := p.Authorize(v, actor, c.Action, res, e.options(ctx, c.Context))
+	o := e.options(ctx, c.Context)
+	ok, err := p.Authorize(v, actor, c.Action, res, &o)
 	if err != nil {
 		return false, m, classify(err)
 	}
@@ -101,7 +102,7 @@ func (e *Engine) AuthorizeResources(actor replica.Value, action string, resource
 	for i, r := range rs {
 		ok, seen := memo[r]
 		if !seen {
-			if ok, err = p.Authorize(v, a, action, r, o); err != nil {
+			if ok, err = p.Authorize(v, a, action, r, &o); err != nil {
 				return nil, m, classify(err)
 			}
 			memo[r] = ok
@@ -155,7 +156,7 @@ func (e *Engine) ListContext(ctx context.Context, actor replica.Value, action, r
 			return la.ids, la.all, m, nil
 		}
 	}
-	ids, all, err = p.List(v, a, action, resourceType, e.options(ctx, context))
+	ids, all, err = p.List(v, a, action, resourceType, new(e.options(ctx, context)))
 	if err != nil {
 		return nil, false, m, classify(err)
 	}
@@ -201,7 +202,7 @@ func (e *Engine) ActionsContext(ctx context.Context, actor, resource replica.Val
 	if p == nil {
 		return []string{}, false, m, nil
 	}
-	actions, all, err = p.Actions(v, a, r, e.options(ctx, context))
+	actions, all, err = p.Actions(v, a, r, new(e.options(ctx, context)))
 	if err != nil {
 		return nil, false, m, classify(err)
 	}
@@ -245,7 +246,7 @@ func (e *Engine) EvaluateQueryContext(ctx context.Context, calls []QueryCall, va
 	if p == nil {
 		return []map[string]*string{}, m, nil
 	}
-	rows, err := p.EvaluateQuery(v, calls, vars, e.options(ctx, context))
+	rows, err := p.EvaluateQuery(v, calls, vars, new(e.options(ctx, context)))
 	if err != nil {
 		return nil, m, classify(err)
 	}
@@ -289,7 +290,7 @@ func (e *Engine) QueryContext(ctx context.Context, pattern replica.Pattern, cont
 	if p == nil {
 		return []replica.Pattern{}, m, nil
 	}
-	rows, err := p.Query(v, pattern.Predicate, args, e.options(ctx, context))
+	rows, err := p.Query(v, pattern.Predicate, args, new(e.options(ctx, context)))
 	if err != nil {
 		return nil, m, classify(err)
 	}

@@ -16,13 +16,29 @@ import (
 // writes, on the same engine and data, and how long getting a view (the
 // read lock) takes under the writer. Events of 100 facts are the common
 // case; events of 2,000 facts show what a large event costs readers.
+//
+// Two controls tell the writer's cost to readers from the machine's:
+// "separate" applies the same events at the same rate to another state
+// (same process, allocation and cache traffic, no shared lock or data),
+// and "spinner" only keeps the other core busy.
 func BenchmarkAuthorizeUnderWrites(b *testing.B) {
 	for _, perEvent := range []int{100, 2000} {
-		b.Run(fmt.Sprintf("facts_per_event=%d", perEvent), func(b *testing.B) { benchUnderWrites(b, perEvent) })
+		b.Run(fmt.Sprintf("facts_per_event=%d", perEvent), func(b *testing.B) { benchUnderWrites(b, perEvent, writeShared) })
 	}
+	b.Run("control=separate", func(b *testing.B) { benchUnderWrites(b, 100, writeSeparate) })
+	b.Run("control=spinner", func(b *testing.B) { benchUnderWrites(b, 100, writeNothing) })
 }
 
-func benchUnderWrites(b *testing.B, perEvent int) {
+// writeMode is what the background goroutine of benchUnderWrites does.
+type writeMode int
+
+const (
+	writeShared   writeMode = iota // apply events to the state being read
+	writeSeparate                  // apply the same events to another state
+	writeNothing                   // spin on the CPU, touching no memory
+)
+
+func benchUnderWrites(b *testing.B, perEvent int, mode writeMode) {
 	st, shape := gitclub(b, benchFacts)
 	// Work on a private copy: the shared state must stay unchanged.
 	v := st.Acquire()
@@ -52,6 +68,11 @@ func benchUnderWrites(b *testing.B, perEvent int) {
 		b.Fatal(err)
 	}
 	e := newEngine(b, own, Config{CacheMaxBytes: -1})
+	target, env := own, "bench"
+	if mode == writeSeparate {
+		target, _ = gitclub(b, benchFacts+1) // another size: not the cached state
+		env = "test"
+	}
 	qs := shape.SampleQueries(1024, 11)
 	measure := func(n int) (p50, p99 time.Duration) {
 		lat := make([]time.Duration, n)
@@ -92,7 +113,7 @@ func benchUnderWrites(b *testing.B, perEvent int) {
 	// Events are built before timing so the writer's rate is Apply's.
 	events := make([]replica.Event, 400_000/perEvent)
 	for i := range events {
-		ev := replica.Event{Env: "bench", Kind: replica.KindBatch}
+		ev := replica.Event{Env: env, Kind: replica.KindBatch}
 		for j := 0; j < perEvent; j++ {
 			ev.Inserts = append(ev.Inserts, replica.Fact{Predicate: "has_role", Args: []replica.Value{
 				{Type: "User", ID: fmt.Sprintf("writer-%d", i)}, {Type: "String", ID: "reader"},
@@ -103,12 +124,22 @@ func benchUnderWrites(b *testing.B, perEvent int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	applied := make(chan int, 1)
 	go func() {
+		if mode == writeNothing {
+			x := uint64(1)
+			for ctx.Err() == nil {
+				for range 100_000 {
+					x = x*6364136223846793005 + 1442695040888963407
+				}
+			}
+			applied <- int(x & 0)
+			return
+		}
 		// Paced by deficit: each wake-up applies the events owed by now, so
 		// the average rate holds even when the scheduler is late.
 		tick := time.NewTicker(2 * time.Millisecond)
 		defer tick.Stop()
 		t0 := time.Now()
-		seq, facts, i := own.Revision(), 0, 0
+		seq, facts, i := target.Revision(), 0, 0
 		for {
 			select {
 			case <-ctx.Done():
@@ -124,7 +155,7 @@ func benchUnderWrites(b *testing.B, perEvent int) {
 					ev.Inserts = nil
 				}
 				ev.Seq = seq
-				if err := own.Apply(ev); err != nil {
+				if err := target.Apply(ev); err != nil {
 					panic(err)
 				}
 				facts += len(ev.Inserts)

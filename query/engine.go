@@ -245,8 +245,8 @@ func (e *Engine) release(n int64) {
 	}
 }
 
-func (e *Engine) options(ctx context.Context, context []replica.Fact) *polar.QueryOptions {
-	o := &polar.QueryOptions{Now: e.cfg.Now, MaxSteps: e.cfg.MaxSteps, Ctx: ctx,
+func (e *Engine) options(ctx context.Context, context []replica.Fact) polar.QueryOptions {
+	o := polar.QueryOptions{Now: e.cfg.Now, MaxSteps: e.cfg.MaxSteps, Ctx: ctx,
 		MaxRows: e.cfg.MaxResultRows, MaxBytes: e.cfg.MaxResultBytes, MaxMemory: e.cfg.MaxQueryMemory,
 		Grow: e.growFn, Release: e.releaseFn, Heavy: e.heavyFn}
 	for _, f := range context {

@@ -362,7 +362,7 @@ func (b *bench) loadGen(ctx context.Context, pin pinning, wrk, self, bodies, url
 // profile fetches a CPU profile of the server child during a run into
 // -pprof-dir; the returned func waits for it.
 func (b *bench) profile(ctx context.Context, minimalBase, name string) func() {
-	if b.c.pprofDir == "" || name == "minimal" {
+	if b.c.pprofDir == "" {
 		return func() {}
 	}
 	secs := max(1, int(b.c.duration/time.Second))

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // ErrUnknownType is returned for a request that names a type the policy
@@ -104,7 +103,6 @@ func (p *Policy) begin(db Database, o *QueryOptions) (*qctx, error) {
 	q := qctxPool.Get().(*qctx)
 	q.p, q.db = p, db
 	q.budget = DefaultMaxSteps
-	q.now = 0
 	q.maxRows, q.maxBytes, q.maxMemory = DefaultMaxRows, int64(DefaultMaxBytes), int64(DefaultMaxMemory)
 	if o != nil {
 		q.reqCtx, q.grow, q.release, q.heavy = o.Ctx, o.Grow, o.Release, o.Heavy
@@ -115,10 +113,8 @@ func (p *Policy) begin(db Database, o *QueryOptions) (*qctx, error) {
 	if o != nil && o.MaxSteps > 0 {
 		q.budget = o.MaxSteps
 	}
-	if o != nil && o.Now != nil {
-		q.now = o.Now()
-	} else {
-		q.now = time.Now().Unix()
+	if o != nil {
+		q.clock = o.Now
 	}
 	q.bind(db, p)
 	if o != nil && len(o.Context) > 0 {
@@ -140,7 +136,7 @@ func (q *qctx) end() {
 	q.reqCtx, q.grow, q.release, q.heavy, q.heavyDone = nil, nil, nil, nil, nil
 	q.memUsed, q.granted, q.answerBytes = 0, 0, 0
 	q.p, q.db, q.err = nil, nil, nil
-	q.nowSym, q.steps = 0, 0
+	q.nowSym, q.steps, q.clock = 0, 0, nil
 	q.extra = q.extra[:0]
 	clear(q.local)
 	q.localVal = q.localVal[:0]
@@ -256,7 +252,7 @@ func (p *Policy) Authorize(db Database, actor Value, action string, resource Val
 		return false, err
 	}
 	defer q.end()
-	allow := p.lookupPred("allow", 3)
+	allow := p.allow
 	if allow == nil {
 		return false, nil
 	}
@@ -321,7 +317,7 @@ func (p *Policy) List(db Database, actor Value, action, resourceType string, o *
 // allowColumn evaluates allow(a, b, c) and calls fn with column col of
 // every answer, without materialising rows.
 func (p *Policy) allowColumn(db Database, o *QueryOptions, a, b, c Value, col int, fn func(Value)) error {
-	pr := p.lookupPred("allow", 3)
+	pr := p.allow
 	if pr == nil {
 		return nil
 	}

@@ -24,6 +24,7 @@ type Policy struct {
 	fixtures map[string]*Fixture
 	rules    []*irRule
 	warnings ErrorList
+	allow    *pred // allow/3, looked up once: every check starts there
 }
 
 type pred struct {
@@ -226,6 +227,7 @@ func Compile(files []*File, opt CompileOptions) (*Policy, error) {
 		p.compileRule(r)
 	}
 	p.numberSCCs()
+	p.allow = p.lookupPred("allow", 3)
 	return p, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // The evaluator: top-down, set-at-a-time resolution with variant tabling.
@@ -236,8 +237,8 @@ type scanCtx struct {
 type qctx struct {
 	p        *Policy
 	db       Database
-	now      int64
-	nowSym   uint32
+	clock    func() int64 // QueryOptions.Now; nil: the wall clock
+	nowSym   uint32       // the current time, read at its first use
 	litSyms  []uint32
 	extra    []Value // literals of an ad-hoc query rule
 	local    map[Value]uint32
@@ -357,17 +358,35 @@ func (q *qctx) intern(v Value) uint32 {
 	return q.internLocal(v)
 }
 
+// localScan is the number of query-local values looked up by scanning
+// localVal; past it they are indexed in a map. Most checks have one or
+// two (an action that is no stored value, say).
+const localScan = 8
+
 // internLocal gives a value the store does not have a query-local symbol.
 func (q *qctx) internLocal(v Value) uint32 {
-	if s, ok := q.local[v]; ok {
+	if len(q.localVal) <= localScan {
+		for i, w := range q.localVal {
+			if w == v {
+				return uint32(LocalSymBase + i)
+			}
+		}
+	} else if s, ok := q.local[v]; ok {
 		return s
 	}
-	if q.local == nil {
-		q.local = map[Value]uint32{}
-	}
 	s := uint32(LocalSymBase + len(q.localVal))
-	q.local[v] = s
 	q.localVal = append(q.localVal, v)
+	switch n := len(q.localVal); {
+	case n == localScan+1:
+		if q.local == nil {
+			q.local = map[Value]uint32{}
+		}
+		for i, w := range q.localVal {
+			q.local[w] = uint32(LocalSymBase + i)
+		}
+	case n > localScan+1:
+		q.local[v] = s
+	}
 	q.localTyp = append(q.localTyp, q.p.env.index(v.Type))
 	return s
 }
@@ -394,7 +413,11 @@ func (q *qctx) lit(i int) uint32 {
 
 func (q *qctx) timeSym() uint32 {
 	if q.nowSym == 0 {
-		q.nowSym = q.intern(Value{TypeInteger, strconv.FormatInt(q.now, 10)})
+		now := time.Now().Unix()
+		if q.clock != nil {
+			now = q.clock()
+		}
+		q.nowSym = q.intern(Value{TypeInteger, strconv.FormatInt(now, 10)})
 	}
 	return q.nowSym
 }

@@ -2,6 +2,7 @@ package polar
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -518,6 +519,42 @@ has_role(u: User, "r", d: Doc) if until(u, d, t) and @current_unix_time < t;`)
 		o := &QueryOptions{Now: func() int64 { return tc.now }, Context: facts}
 		runCheck(t, p, emptyDB{}, o, "authorize User:a read Doc:d "+tc.want)
 	}
+}
+
+// TestWallClockReadWhenUsed checks the default clock, which a query reads
+// only when the policy asks for the time.
+func TestWallClockReadWhenUsed(t *testing.T) {
+	p := mustCompile(t, `
+actor User {}
+resource Doc { roles = ["r"]; permissions = ["read"]; "read" if "r"; }
+has_role(u: User, "r", d: Doc) if until(u, d, t) and @current_unix_time < t;`)
+	facts := parseFacts(t, p, `until(User{"a"}, Doc{"past"}, 1000); until(User{"a"}, Doc{"future"}, 99999999999);`)
+	o := &QueryOptions{Context: facts}
+	runCheck(t, p, emptyDB{}, o, "authorize User:a read Doc:past false")
+	runCheck(t, p, emptyDB{}, o, "authorize User:a read Doc:future true")
+}
+
+// TestManyQueryLocalValues checks values the store does not have, past
+// the number looked up by scanning (localScan) and again in a query with
+// few of them.
+func TestManyQueryLocalValues(t *testing.T) {
+	p := mustCompile(t, `
+actor User {}
+resource Doc { permissions = ["read"]; }
+allow(u: User, "read", d: Doc) if grant(u, d);`)
+	var src strings.Builder
+	for i := range 3 * localScan {
+		fmt.Fprintf(&src, "grant(User{\"u%d\"}, Doc{\"d%d\"});\n", i, i)
+	}
+	o := &QueryOptions{Context: parseFacts(t, p, src.String())}
+	for i := range 3 * localScan {
+		runCheck(t, p, emptyDB{}, o, fmt.Sprintf("authorize User:u%d read Doc:d%d true", i, i))
+		runCheck(t, p, emptyDB{}, o, fmt.Sprintf("authorize User:u%d read Doc:d%d false", i, (i+1)%(3*localScan)))
+	}
+	runCheck(t, p, emptyDB{}, o, "list User:u5 read Doc d5")
+	few := &QueryOptions{Context: parseFacts(t, p, `grant(User{"x"}, Doc{"y"});`)}
+	runCheck(t, p, emptyDB{}, few, "authorize User:x read Doc:y true")
+	runCheck(t, p, emptyDB{}, few, "authorize User:u5 read Doc:d5 false")
 }
 
 func TestBudgetIsAnErrorNotFalse(t *testing.T) {
