@@ -52,7 +52,7 @@ func (b *bench) runScenarios(ctx context.Context, add func(...Result)) error {
 	type scenario func(context.Context) ([]Result, error)
 	run := map[string]scenario{
 		"load": b.load, "check": b.check, "http": b.http,
-		"checkpoint": b.checkpoint, "ingest": b.ingest, "lag": b.lag,
+		"checkpoint": b.checkpoint, "writes": b.writes, "ingest": b.ingest, "lag": b.lag,
 		"hierarchy": b.hierarchy, "isolation": b.isolation,
 	}
 	for _, name := range allScenarios {

@@ -3,7 +3,7 @@
 // writes a markdown table (scenario, facts, metric, value, target, met?) and
 // a JSON report whose field names match bench/opa's.
 //
-//	outpost-bench [-scenarios load,check,http,ingest,lag,checkpoint]
+//	outpost-bench [-scenarios load,check,http,ingest,lag,checkpoint,writes]
 //	    [-facts 100000,1000000] [-out results.json] [-md results.md]
 //	    [-duration 5s] [-iterations 20000] [-lag-writes 200] [-tmp DIR]
 //
@@ -23,6 +23,8 @@
 //	            Kafka and NATS
 //	lag         control plane write → visible on a node, per source
 //	checkpoint  checkpoint write time, and query p99 while writing vs idle
+//	writes      authorize p99 while a writer applies 50k facts/s of 100-fact
+//	            events to the same state vs idle (writes.go)
 //	hierarchy   deep folder trees, chains and nested groups (hierarchy.go;
 //	            only when named in -scenarios)
 //	isolation   authorize p99 while four cross-product queries run
@@ -58,11 +60,11 @@ func main() {
 }
 
 // allScenarios in the order they run.
-var allScenarios = []string{"load", "check", "http", "checkpoint", "ingest", "lag", "hierarchy", "isolation"}
+var allScenarios = []string{"load", "check", "http", "checkpoint", "writes", "ingest", "lag", "hierarchy", "isolation"}
 
 // defaultScenarios run without -scenarios: DESIGN.md §10. hierarchy and
 // isolation (issues #15, #17) run when named.
-var defaultScenarios = allScenarios[:6]
+var defaultScenarios = allScenarios[:7]
 
 type config struct {
 	scenarios    []string
@@ -95,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.lagWrites, "lag-writes", 200, "control plane writes timed by the lag scenario")
 	fs.StringVar(&c.tmpDir, "tmp", "", "`directory` for checkpoints, event logs and broker data (default: the system's)")
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Hour, "give up after this long")
-	fs.IntVar(&c.pinnedRounds, "pinned-rounds", 3, "rounds of the pinned HTTP comparison (minimal, uncached, cached each round)")
+	fs.IntVar(&c.pinnedRounds, "pinned-rounds", 3, "rounds of the pinned HTTP comparison (minimal, minimal with headers, uncached, cached each round)")
 	fs.StringVar(&c.loadGen, "load-generator", "auto", "pinned HTTP load generator: auto (wrk when installed, else go), wrk or go")
 	fs.StringVar(&c.pprofDir, "pprof-dir", "", "write CPU profiles of the pinned HTTP server's runs to `directory`")
 	if err := fs.Parse(args); err != nil {

@@ -26,7 +26,8 @@ import (
 // in a child process pinned to core 0 with taskset, the load generator
 // (wrk when installed, else this binary's Go client) in another pinned to
 // core 1, and a minimal net/http handler (reads the body, writes
-// {"allowed":true}) is measured in the same run as the yardstick. A load
+// {"allowed":true}) is measured in the same run as the yardstick, with a
+// second one that also sends the node's response headers. A load
 // client sharing the server's cores measures the client; the ratio to the
 // minimal handler is the figure that matters on a shared machine.
 
@@ -45,7 +46,8 @@ type serverInfo struct {
 	Cached   string `json:"cached"`   // base URLs
 	Uncached string `json:"uncached"` // engine without answer cache
 	Minimal  string `json:"minimal"`
-	RSS      uint64 `json:"rss"` // after load and a full GC
+	Headers  string `json:"headers"` // the minimal handler with the node's response headers
+	RSS      uint64 `json:"rss"`     // after load and a full GC
 	Procs    int    `json:"gomaxprocs"`
 }
 
@@ -220,14 +222,14 @@ func (b *bench) httpPinned(ctx context.Context, reqs []request) ([]Result, error
 	// load falls on all of them; ratios are taken within a round, and the
 	// medians reported.
 	rss := &rssSampler{}
-	names := []string{"minimal", "uncached", "cached"}
-	urls := map[string]string{"minimal": info.Minimal, "uncached": info.Uncached, "cached": info.Cached}
+	names := []string{"minimal", "headers", "uncached", "cached"}
+	urls := map[string]string{"minimal": info.Minimal, "headers": info.Headers, "uncached": info.Uncached, "cached": info.Cached}
 	runs := map[string][]loadResult{}
 	warm := b.c.warmup
 	for round := range b.c.pinnedRounds {
 		for _, name := range names {
 			var sample *rssSampler
-			if name != "minimal" {
+			if name == "uncached" || name == "cached" {
 				sample = rss
 			}
 			lr, err := run(name, urls[name], sample, warm)

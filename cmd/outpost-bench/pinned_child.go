@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -15,6 +18,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,9 +64,40 @@ func minimalHandler(w http.ResponseWriter, r *http.Request) {
 	w.Write(minimalAnswer)
 }
 
+// headersHandler is the minimal handler that also sends the response
+// headers the node sends with an answer: a fresh X-Request-Id (a UUID, as
+// for a request without one), Server-Timing, X-Outpost-Revision and an
+// explicit Content-Length. Its distance from the minimal handler is what
+// the Check API's headers cost net/http, before any work of the node's.
+func headersHandler(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	var id [16]byte
+	binary.LittleEndian.PutUint64(id[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(id[8:], rand.Uint64())
+	var uuid [36]byte
+	hex.Encode(uuid[:], id[:]) // the layout of a UUID is not what is measured
+	uuid[8], uuid[13], uuid[18], uuid[23] = '-', '-', '-', '-'
+	h := w.Header()
+	h["Content-Type"] = headerJSON
+	h["Content-Length"] = headerLength
+	h["X-Request-Id"] = []string{string(uuid[:])}
+	h["Server-Timing"] = headerTiming
+	h["X-Outpost-Revision"] = headerRevision
+	w.WriteHeader(http.StatusOK)
+	w.Write(minimalAnswer)
+}
+
+var (
+	headerJSON     = []string{"application/json"}
+	headerLength   = []string{strconv.Itoa(len(minimalAnswer))}
+	headerTiming   = []string{"oso;dur=0"}
+	headerRevision = []string{"1000001"}
+)
+
 // serveChild loads a checkpoint and serves it as a node does (API keys,
-// default answer cache), again without the cache, and the minimal handler
-// (with /debug/pprof/ next to it), each on its own 127.0.0.1 port. It
+// default answer cache), again without the cache, the minimal handler
+// (with /debug/pprof/ next to it) and the minimal handler with the node's
+// headers, each on its own 127.0.0.1 port. It
 // prints a serverInfo line and serves until its stdin closes.
 func serveChild(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet(childServe, flag.ContinueOnError)
@@ -126,6 +161,11 @@ func serveChild(ctx context.Context, args []string, stdout io.Writer) error {
 	mux.HandleFunc("/api/authorize", minimalHandler)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	if info.Minimal, err = serve(mux); err != nil {
+		return err
+	}
+	hmux := http.NewServeMux()
+	hmux.HandleFunc("/api/authorize", headersHandler)
+	if info.Headers, err = serve(hmux); err != nil {
 		return err
 	}
 	runtime.GC()

@@ -138,7 +138,8 @@ func (r *Report) writeMarkdown(w io.Writer) {
 		if strings.HasPrefix(x.Scenario, "http_") {
 			fmt.Fprintln(w, "\nHTTP: http_authorize_* are in-process figures (a Go client in the same process, sharing the server's cores). "+
 				"http_pinned_* are the DESIGN.md §11 figures: the server pinned to one core, the load generator (wrk, else a Go client) "+
-				"on the other, medians over rounds that alternate a minimal net/http handler, the node uncached and the node cached; "+
+				"on the other, medians over rounds that alternate a minimal net/http handler, the same with the node's response headers (http_pinned_headers), "+
+				"the node uncached and the node cached; "+
 				"on a shared machine only the ratios to the minimal handler of the same round are meaningful.")
 			break
 		}
