@@ -31,16 +31,20 @@
 // # Concurrency
 //
 // A State has a writer mutex, which serialises Apply calls, and a
-// sync.RWMutex between the writer and readers. Apply validates,
-// canonicalises, hashes and compiles an event without either lock, then
-// takes the writer mutex (the writer may read the store holding only it,
-// since readers only read too) and the write lock only to mutate. Readers
-// call Acquire, which takes the read lock and returns a View; everything read
-// through the View belongs to one revision until Release, so a reader never
-// sees part of an event.
+// reader/writer lock between the writer and readers (the gate, gate.go).
+// Apply validates, canonicalises, hashes and compiles an event without
+// either, then takes the writer mutex (the writer may read the store
+// holding only it, since readers only read too) and the gate's write side
+// only to mutate. Readers call Acquire, which takes the read side and
+// returns a View; everything read through the View belongs to one revision
+// until Release, so a reader never sees part of an event. The gate waits by
+// spinning for short holds and blocks for long ones: with sync.RWMutex each
+// hold of the write lock cost the readers that met it a park and a wake-up,
+// which was most of what a writer added to the readers' p99
+// (docs/performance.md).
 //
 // An insert-only batch of more than 16 facts is applied in pieces of 16, each
-// under its own hold of the write lock, so a reader that arrives meanwhile
+// under its own hold of the gate's write side, so a reader that arrives meanwhile
 // waits for one piece (microseconds), not for the whole event. Atomic
 // visibility is kept by publishing: readers see only what store.publish
 // made visible (the fact count and sum, the first N relations and symbols,
@@ -55,7 +59,8 @@
 // target), and versioned rows would add bytes per fact and work per scan.
 //
 // Views must be short-lived: while a view is held, Apply waits, and with a
-// writer waiting, new Acquire calls wait too (sync.RWMutex), so a goroutine
+// writer waiting, new Acquire calls wait too (the gate prefers the
+// writer), so a goroutine
 // must never Acquire while it holds a view. A checkpoint writer should therefore take View.Export (a copy of the
 // tuples, milliseconds even for millions of facts), Release, and write from
 // the Export. Strings returned by a View (Value, Facts, ForEachValue) stay valid

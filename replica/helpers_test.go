@@ -59,8 +59,8 @@ func digestOf(tb testing.TB, s *State) string {
 // digest sum against a recomputation.
 func checkState(tb testing.TB, s *State) {
 	tb.Helper()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.gate.rlock()
+	defer s.gate.runlock()
 	var sum FactSum
 	facts := 0
 	for _, r := range s.st.rels {

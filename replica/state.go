@@ -47,8 +47,8 @@ type State struct {
 	// applied in pieces, holding wmu but not mu.
 	pieceHook func()
 
-	mu sync.RWMutex
-	// Guarded by mu.
+	gate *gate // readers and the writer (gate.go)
+	// Guarded by the gate.
 	st       *store
 	policy   PolicySource
 	compiled any
@@ -57,7 +57,7 @@ type State struct {
 
 // New returns an empty State at revision 0.
 func New(cfg Config) *State {
-	return &State{cfg: cfg, st: newStore()}
+	return &State{cfg: cfg, st: newStore(), gate: newGate()}
 }
 
 // Revision returns the applied revision without taking the lock.
@@ -108,13 +108,13 @@ func (s *State) Apply(ev Event) error {
 		}
 		s.insertPieces(p)
 	} else {
-		s.mu.Lock()
+		s.gate.lock()
 		err := s.commit(p)
 		if err == nil {
 			s.st.publish()
 			s.applied.Store(ev.Seq)
 		}
-		s.mu.Unlock()
+		s.gate.unlock()
 		if err != nil {
 			return err
 		}
@@ -145,14 +145,14 @@ func (p *prepared) insertOnly() bool {
 func (s *State) insertPieces(p *prepared) {
 	for i := 0; i < len(p.inserts); i += pieceFacts {
 		j := min(i+pieceFacts, len(p.inserts))
-		s.mu.Lock()
+		s.gate.lock()
 		s.insertFacts(p.inserts[i:j])
 		last := j == len(p.inserts)
 		if last {
 			s.st.publish()
 			s.applied.Store(p.seq)
 		}
-		s.mu.Unlock()
+		s.gate.unlock()
 		if !last && s.pieceHook != nil {
 			s.pieceHook()
 		}
@@ -322,17 +322,17 @@ func (c *typeCache) get(in *interner, name string) uint16 {
 }
 
 // Acquire returns a read view of the state at its current revision, holding
-// the read lock until Release. Every call must be paired with Release; a
+// the gate's read side until Release. Every call must be paired with Release; a
 // goroutine must not Acquire again while it holds a view (a waiting Apply
 // blocks new readers, so a nested Acquire can deadlock).
 func (s *State) Acquire() *View {
-	s.mu.RLock()
+	s.gate.rlock()
 	return &View{s: s}
 }
 
 // newFromParts assembles a State (used by the Loader).
 func newFromParts(cfg Config, st *store, policy PolicySource, compiled any, tokens []Token, revision uint64) *State {
-	s := &State{cfg: cfg, st: st, policy: policy, compiled: compiled, tokens: slices.Clone(tokens)}
+	s := &State{cfg: cfg, st: st, policy: policy, compiled: compiled, tokens: slices.Clone(tokens), gate: newGate()}
 	st.publish()
 	s.applied.Store(revision)
 	return s

@@ -16,12 +16,12 @@ type View struct {
 	s *State
 }
 
-// Release releases the read lock. Calling it again does nothing.
+// Release leaves the state's gate. Calling it again does nothing.
 func (v *View) Release() {
 	if v.s != nil {
 		s := v.s
 		v.s = nil
-		s.mu.RUnlock()
+		s.gate.runlock()
 	}
 }
 
