@@ -337,15 +337,30 @@ func TestModeChangeDropsKeptAliveConnections(t *testing.T) {
 	}
 }
 
-func TestUpstreamDownInPassIsReset(t *testing.T) {
-	checkGoroutines(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// deadAddr returns a 127.0.0.1 address that refuses connections for the
+// rest of the test: a socket bound to it but not listening holds the port,
+// so no other test can start listening there (a listener closed at once,
+// as this test used, freed its port for whoever asked next).
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead := ln.Addr().String()
-	ln.Close()
-	p, err := New(Config{Upstream: dead})
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+}
+
+func TestUpstreamDownInPassIsReset(t *testing.T) {
+	checkGoroutines(t)
+	p, err := New(Config{Upstream: deadAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
