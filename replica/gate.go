@@ -73,24 +73,14 @@ func (g *gate) runlock() {
 // waitWriter returns once no writer is inside or waiting, or once the
 // writer seen has left.
 func (g *gate) waitWriter() {
-	var deadline time.Time
-	for i := 1; g.writer.Load(); i++ {
-		if i%spinCheck != 0 {
-			continue
-		}
-		now := time.Now()
-		if deadline.IsZero() {
-			deadline = now.Add(readerSpin)
-		} else if now.After(deadline) {
-			g.mu.Lock()
-			left := g.left
-			g.mu.Unlock()
-			if g.writer.Load() && left != nil {
-				<-left
-			}
-			return
-		}
-		runtime.Gosched()
+	if spinUntil(func() bool { return !g.writer.Load() }, readerSpin) {
+		return
+	}
+	g.mu.Lock()
+	left := g.left
+	g.mu.Unlock()
+	if g.writer.Load() && left != nil {
+		<-left
 	}
 }
 
@@ -101,23 +91,13 @@ func (g *gate) lock() {
 	g.left = make(chan struct{})
 	g.mu.Unlock()
 	g.writer.Store(true)
-	var deadline time.Time
-	for i := 1; g.readers.Load() != 0; i++ {
-		if i%spinCheck != 0 {
-			continue
-		}
-		now := time.Now()
-		if deadline.IsZero() {
-			deadline = now.Add(writerSpin)
-		} else if now.After(deadline) {
-			// A long reader: block until the last one out signals. A
-			// stale signal only costs another look at the count.
-			for g.readers.Load() != 0 {
-				<-g.drained
-			}
-			return
-		}
-		runtime.Gosched()
+	if spinUntil(func() bool { return g.readers.Load() == 0 }, writerSpin) {
+		return
+	}
+	// A long reader: block until the last one out signals. A stale signal
+	// only costs another look at the count.
+	for g.readers.Load() != 0 {
+		<-g.drained
 	}
 }
 
@@ -128,4 +108,24 @@ func (g *gate) unlock() {
 	close(g.left)
 	g.mu.Unlock()
 	g.wmu.Unlock()
+}
+
+// spinUntil spins until done reports true, for about limit at most,
+// yielding the processor every spinCheck tries; it reports whether done
+// came true.
+func spinUntil(done func() bool, limit time.Duration) bool {
+	var deadline time.Time
+	for i := 1; !done(); i++ {
+		if i%spinCheck != 0 {
+			continue
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(limit)
+		} else if now.After(deadline) {
+			return false
+		}
+		runtime.Gosched()
+	}
+	return true
 }

@@ -117,6 +117,22 @@ func (b *bench) build() (*replica.State, error) {
 	return l.Finish(1)
 }
 
+// uncachedEngine returns the loaded state and an engine on it without
+// the answer cache; with private, a state of its own (b.build) that the
+// scenario may change.
+func (b *bench) uncachedEngine(private bool) (*replica.State, *query.Engine, error) {
+	get := b.loaded
+	if private {
+		get = b.build
+	}
+	st, err := get()
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := query.New(st, query.Config{CacheMaxBytes: -1})
+	return st, e, err
+}
+
 // mixedChecks is the 4,096-question sample (about half allowed) that the
 // check, http and checkpoint scenarios cycle through.
 func (b *bench) mixedChecks() []query.Check {

@@ -20,11 +20,7 @@ import (
 // with nothing else running, and compares the two p99s. It writes at least
 // three checkpoints and for at least -duration (at most 50).
 func (b *bench) checkpoint(ctx context.Context) ([]Result, error) {
-	st, err := b.loaded()
-	if err != nil {
-		return nil, err
-	}
-	e, err := query.New(st, query.Config{CacheMaxBytes: -1})
+	st, e, err := b.uncachedEngine(false)
 	if err != nil {
 		return nil, err
 	}

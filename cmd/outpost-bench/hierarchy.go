@@ -157,11 +157,7 @@ var crossProduct = struct {
 }
 
 func (b *bench) isolation(ctx context.Context) ([]Result, error) {
-	st, err := b.loaded()
-	if err != nil {
-		return nil, err
-	}
-	e, err := query.New(st, query.Config{CacheMaxBytes: -1})
+	_, e, err := b.uncachedEngine(false)
 	if err != nil {
 		return nil, err
 	}

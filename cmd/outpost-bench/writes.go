@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/outpost-authz/outpost/query"
 	"github.com/outpost-authz/outpost/replica"
 )
 
@@ -31,11 +30,7 @@ const writesRounds = 5
 // 100-fact insert events to the same state at 50k facts/s. The state is a
 // private copy: the other scenarios' data stays as generated.
 func (b *bench) writes(ctx context.Context) ([]Result, error) {
-	st, err := b.build()
-	if err != nil {
-		return nil, err
-	}
-	e, err := query.New(st, query.Config{CacheMaxBytes: -1})
+	st, e, err := b.uncachedEngine(true)
 	if err != nil {
 		return nil, err
 	}
