@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 )
 
 // benchFact returns the i-th fact of a synthetic has_role data set: 5 roles
@@ -181,4 +183,46 @@ func BenchmarkExport(b *testing.B) {
 			b.Fatal("wrong count")
 		}
 	}
+}
+
+// BenchmarkReaderWaitDuringLargeEvent applies one insert-only event of
+// 200k facts (12,500 pieces) while a goroutine takes and releases views in
+// a loop, and reports how long the apply took, how many views the reader
+// got meanwhile and its longest wait for one: whether readers still get
+// in between the pieces of a large event.
+func BenchmarkReaderWaitDuringLargeEvent(b *testing.B) {
+	var ins []Fact
+	for i := range 200_000 {
+		ins = append(ins, fact("big", v("Item", fmt.Sprint(i))))
+	}
+	s := newTestState(b)
+	stop := make(chan struct{})
+	var views int
+	var longest time.Duration
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			t0 := time.Now()
+			view := s.Acquire()
+			longest = max(longest, time.Since(t0))
+			view.Release()
+			views++
+		}
+	})
+	time.Sleep(10 * time.Millisecond) // the reader is running
+	t0 := time.Now()
+	if err := s.Apply(batch(1, ins)); err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(t0)
+	close(stop)
+	wg.Wait()
+	b.ReportMetric(float64(took.Milliseconds()), "apply-ms")
+	b.ReportMetric(float64(views), "views")
+	b.ReportMetric(float64(longest.Microseconds()), "longest-wait-us")
 }
