@@ -411,6 +411,9 @@ func TestSetAfterClose(t *testing.T) {
 // dialAndRead connects to addr, sends an HTTP request and reads one
 // byte. A reset can surface at connect (when the RST arrives before the
 // connect completes) or at the read; both are returned.
+// dialAndRead sends a request on a new connection and reads one byte. A
+// reset that arrives before the request is written is reported by the
+// write (and a read after it sees EOF), so the write's error counts too.
 func dialAndRead(addr string) error {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -418,7 +421,9 @@ func dialAndRead(addr string) error {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprint(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := fmt.Fprint(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return err
+	}
 	_, err = conn.Read(make([]byte, 1))
 	return err
 }
