@@ -1,6 +1,7 @@
 package tlsfiles
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -152,6 +153,12 @@ func (r *Reloader) Current() *tls.Certificate {
 	ci, ki, err := r.stat()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err == nil && (changed(ci, r.certInfo) || changed(ki, r.keyInfo)) {
+		// Another handshake may have reloaded since this stat, taken
+		// without the lock (one file renamed, not yet the other): look
+		// again, so that a stale stat neither reloads twice nor is kept.
+		ci, ki, err = r.stat()
+	}
 	if err != nil || (!changed(ci, r.certInfo) && !changed(ki, r.keyInfo)) {
 		return r.cert // a file missing for a moment during a rotation: keep serving
 	}
@@ -167,8 +174,17 @@ func (r *Reloader) Current() *tls.Certificate {
 		}
 		return r.cert
 	}
-	r.cert, r.certInfo, r.keyInfo = &cert, ci, ki
 	r.failedFor = [2]os.FileInfo{}
+	if r.cert != nil && len(cert.Certificate) > 0 && len(r.cert.Certificate) > 0 &&
+		bytes.Equal(cert.Certificate[0], r.cert.Certificate[0]) {
+		// The files were read after a later change than the one stat saw
+		// (the key renamed between the stat and the read), or were
+		// rewritten unchanged: the certificate served is the same, only
+		// the stats are new.
+		r.certInfo, r.keyInfo = ci, ki
+		return r.cert
+	}
+	r.cert, r.certInfo, r.keyInfo = &cert, ci, ki
 	r.reloads++
 	if r.log != nil {
 		attrs := []any{"cert_file", r.certFile}

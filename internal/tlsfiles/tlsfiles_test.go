@@ -146,3 +146,42 @@ func BenchmarkReloaderCurrent(b *testing.B) {
 		}
 	}
 }
+
+// TestRewrittenSameCertificateIsNoReload: files rewritten with the same
+// certificate (or read after a later rename than the one stat saw) give
+// new stats but no reload, so concurrent handshakes during a rotation
+// count it once.
+func TestRewrittenSameCertificateIsNoReload(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := tlstest.NewCA("test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ca.WriteLeaf(dir, "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tlsfiles.NewReloader(f.Cert, f.Key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := r.Current()
+	for _, p := range []string{f.Cert, f.Key} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := p + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if got := r.Current(); got != first || r.Reloads() != 0 {
+			t.Fatalf("after rewriting the same files: %d reloads, same certificate %v", r.Reloads(), got == first)
+		}
+	}
+}
