@@ -1,13 +1,9 @@
 package kafka_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/tls"
 	"log/slog"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,26 +14,8 @@ import (
 	"github.com/outpost-authz/outpost/ingest/kafka"
 	"github.com/outpost-authz/outpost/internal/tlsfiles"
 	"github.com/outpost-authz/outpost/internal/tlsfiles/tlstest"
-	"github.com/outpost-authz/outpost/replica"
 	"github.com/outpost-authz/outpost/testenv/brokers"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestSecuredBroker runs the source against a broker that requires TLS and
 // SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) or a client certificate: with
@@ -118,22 +96,22 @@ func TestSecuredBroker(t *testing.T) {
 
 			t.Run("right credentials", func(t *testing.T) {
 				got := runUntil(t, good, func(n int64, _ ingest.Health) bool { return n >= 3 })
-				if got.delivered < 3 {
-					t.Fatalf("delivered %d events, want 3 (health %+v)", got.delivered, got.health)
+				if got.Delivered < 3 {
+					t.Fatalf("delivered %d events, want 3 (health %+v)", got.Delivered, got.Health)
 				}
 			})
 			t.Run("wrong credentials", func(t *testing.T) {
 				got := runUntil(t, cfg(tc.bad), func(_ int64, h ingest.Health) bool { return h.Failures >= 3 })
-				if got.delivered != 0 || !got.health.Failing || got.health.LastError == "" {
-					t.Fatalf("delivered %d, health %+v; want a failing source", got.delivered, got.health)
+				if got.Delivered != 0 || !got.Health.Failing || got.Health.LastError == "" {
+					t.Fatalf("delivered %d, health %+v; want a failing source", got.Delivered, got.Health)
 				}
-				if strings.Contains(got.health.LastError, tc.secret) || strings.Contains(got.log, tc.secret) {
-					t.Fatalf("secret %q leaked: error %q, log %s", tc.secret, got.health.LastError, got.log)
+				if strings.Contains(got.Health.LastError, tc.secret) || strings.Contains(got.Log, tc.secret) {
+					t.Fatalf("secret %q leaked: error %q, log %s", tc.secret, got.Health.LastError, got.Log)
 				}
-				if n := strings.Count(got.log, "ingest source failing"); n != 1 {
-					t.Fatalf("logged the failure %d times over %d failures, want once:\n%s", n, got.health.Failures, got.log)
+				if n := strings.Count(got.Log, "ingest source failing"); n != 1 {
+					t.Fatalf("logged the failure %d times over %d failures, want once:\n%s", n, got.Health.Failures, got.Log)
 				}
-				t.Logf("reported: %s", got.health.LastError)
+				t.Logf("reported: %s", got.Health.LastError)
 			})
 		})
 	}
@@ -159,40 +137,15 @@ func produce(t *testing.T, cfg kafka.Config, payloads [][]byte) {
 	}
 }
 
-type runResult struct {
-	delivered int64
-	health    ingest.Health
-	log       string
-}
-
 // runUntil runs a source until done holds (or 30 s pass).
-func runUntil(t *testing.T, cfg kafka.Config, done func(int64, ingest.Health) bool) runResult {
+func runUntil(t *testing.T, cfg kafka.Config, done func(int64, ingest.Health) bool) ingesttest.RunResult {
 	t.Helper()
-	var logs syncBuffer
+	var logs ingesttest.LogBuffer
 	src, err := kafka.New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n atomic.Int64
-	ctx, cancel := context.WithCancel(t.Context())
-	errc := make(chan error, 1)
-	go func() {
-		errc <- src.Run(ctx, replica.StartPosition(), func(_ context.Context, m ingest.Message) error {
-			if m.Data != nil {
-				n.Add(1)
-			}
-			return nil
-		})
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for !done(n.Load(), src.Health()) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if err := <-errc; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	return runResult{delivered: n.Load(), health: src.Health(), log: logs.String()}
+	return ingesttest.RunUntil(t, src, &logs, 30*time.Second, done)
 }
 
 func TestSASLErrors(t *testing.T) {

@@ -1,15 +1,11 @@
 package nats_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/tls"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,26 +16,8 @@ import (
 	"github.com/outpost-authz/outpost/ingest/ingesttest"
 	"github.com/outpost-authz/outpost/ingest/nats"
 	"github.com/outpost-authz/outpost/internal/tlsfiles/tlstest"
-	"github.com/outpost-authz/outpost/replica"
 	"github.com/outpost-authz/outpost/testenv/brokers"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func writeFile(t *testing.T, dir, name string, data []byte) string {
 	t.Helper()
@@ -155,22 +133,22 @@ func TestSecuredServer(t *testing.T) {
 
 			t.Run("right credentials", func(t *testing.T) {
 				got := runUntil(t, srv.URL(), tc.good, func(n int64, _ ingest.Health) bool { return n >= 3 })
-				if got.delivered < 3 {
-					t.Fatalf("delivered %d events, want 3", got.delivered)
+				if got.Delivered < 3 {
+					t.Fatalf("delivered %d events, want 3", got.Delivered)
 				}
 			})
 			t.Run("wrong credentials", func(t *testing.T) {
 				got := runUntil(t, srv.URL(), tc.bad, func(_ int64, h ingest.Health) bool { return h.Failures >= 3 })
-				if got.delivered != 0 || !got.health.Failing || got.health.LastError == "" {
-					t.Fatalf("delivered %d, health %+v; want a failing source", got.delivered, got.health)
+				if got.Delivered != 0 || !got.Health.Failing || got.Health.LastError == "" {
+					t.Fatalf("delivered %d, health %+v; want a failing source", got.Delivered, got.Health)
 				}
-				if strings.Contains(got.health.LastError, tc.secret) || strings.Contains(got.log, tc.secret) {
-					t.Fatalf("secret %q leaked: error %q, log %s", tc.secret, got.health.LastError, got.log)
+				if strings.Contains(got.Health.LastError, tc.secret) || strings.Contains(got.Log, tc.secret) {
+					t.Fatalf("secret %q leaked: error %q, log %s", tc.secret, got.Health.LastError, got.Log)
 				}
-				if n := strings.Count(got.log, "ingest source failing"); n != 1 {
-					t.Fatalf("logged the failure %d times over %d failures, want once:\n%s", n, got.health.Failures, got.log)
+				if n := strings.Count(got.Log, "ingest source failing"); n != 1 {
+					t.Fatalf("logged the failure %d times over %d failures, want once:\n%s", n, got.Health.Failures, got.Log)
 				}
-				t.Logf("reported: %s", got.health.LastError)
+				t.Logf("reported: %s", got.Health.LastError)
 			})
 		})
 	}
@@ -195,45 +173,20 @@ func publish(t *testing.T, url string, opts []natsgo.Option, payloads [][]byte) 
 	}
 }
 
-type runResult struct {
-	delivered int64
-	health    ingest.Health
-	log       string
-}
-
 // runUntil runs a source with auth until done holds (or 20 s pass).
-func runUntil(t *testing.T, url string, auth nats.Auth, done func(int64, ingest.Health) bool) runResult {
+func runUntil(t *testing.T, url string, auth nats.Auth, done func(int64, ingest.Health) bool) ingesttest.RunResult {
 	t.Helper()
 	opts, err := auth.Options()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs ingesttest.LogBuffer
 	src, err := nats.New(nats.Config{URL: url, Env: "prod", Options: opts, IdleWait: 100 * time.Millisecond,
 		ReconnectWait: 20 * time.Millisecond, Backoff: testBackoff}, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n atomic.Int64
-	ctx, cancel := context.WithCancel(t.Context())
-	errc := make(chan error, 1)
-	go func() {
-		errc <- src.Run(ctx, replica.StartPosition(), func(_ context.Context, m ingest.Message) error {
-			if m.Data != nil {
-				n.Add(1)
-			}
-			return nil
-		})
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !done(n.Load(), src.Health()) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if err := <-errc; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	return runResult{delivered: n.Load(), health: src.Health(), log: logs.String()}
+	return ingesttest.RunUntil(t, src, &logs, 20*time.Second, done)
 }
 
 func TestRedactURL(t *testing.T) {
