@@ -14,18 +14,7 @@ import (
 
 func TestReloaderPicksUpRotatedFiles(t *testing.T) {
 	dir := t.TempDir()
-	ca, err := tlstest.NewCA("test CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := ca.WriteLeaf(dir, "one")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := tlsfiles.NewReloader(f.Cert, f.Key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, ca, f := newReloader(t, dir, "one")
 	first := r.Current()
 	if first.Leaf.Subject.CommonName != "one" {
 		t.Fatalf("serving %q", first.Leaf.Subject.CommonName)
@@ -128,18 +117,7 @@ func TestClientConfigTrustsTheCA(t *testing.T) {
 // BenchmarkReloaderCurrent measures what the reload check adds to each TLS
 // handshake: two stats of unchanged files.
 func BenchmarkReloaderCurrent(b *testing.B) {
-	ca, err := tlstest.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := ca.WriteLeaf(b.TempDir(), "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	r, err := tlsfiles.NewReloader(f.Cert, f.Key, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	r, _, _ := newReloader(b, b.TempDir(), "bench")
 	for b.Loop() {
 		if r.Current() == nil {
 			b.Fatal("no certificate")
@@ -152,19 +130,7 @@ func BenchmarkReloaderCurrent(b *testing.B) {
 // new stats but no reload, so concurrent handshakes during a rotation
 // count it once.
 func TestRewrittenSameCertificateIsNoReload(t *testing.T) {
-	dir := t.TempDir()
-	ca, err := tlstest.NewCA("test CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := ca.WriteLeaf(dir, "one")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := tlsfiles.NewReloader(f.Cert, f.Key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, _, f := newReloader(t, t.TempDir(), "one")
 	first := r.Current()
 	for _, p := range []string{f.Cert, f.Key} {
 		b, err := os.ReadFile(p)
@@ -184,4 +150,23 @@ func TestRewrittenSameCertificateIsNoReload(t *testing.T) {
 			t.Fatalf("after rewriting the same files: %d reloads, same certificate %v", r.Reloads(), got == first)
 		}
 	}
+}
+
+// newReloader writes a leaf certificate named cn, issued by a new CA, to
+// dir and returns a Reloader of it with the CA and the files.
+func newReloader(tb testing.TB, dir, cn string) (*tlsfiles.Reloader, *tlstest.CA, tlstest.Files) {
+	tb.Helper()
+	ca, err := tlstest.NewCA("test CA")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f, err := ca.WriteLeaf(dir, cn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r, err := tlsfiles.NewReloader(f.Cert, f.Key, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r, ca, f
 }
