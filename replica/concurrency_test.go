@@ -18,44 +18,25 @@ func TestConcurrentReadersSeeWholeEvents(t *testing.T) {
 		events = 300
 	)
 	s := newTestState(t)
-	var done atomic.Bool
-	var wg sync.WaitGroup
-	var views atomic.Int64
-	errs := make(chan error, 4)
-	for range 3 {
-		wg.Go(func() {
-			for !done.Load() {
-				if err := checkView(s, n); err != nil {
-					errs <- err
-					return
-				}
-				views.Add(1)
+	views := readWhileWriting(t, func() error { return checkView(s, n) }, func() {
+		for k := uint64(1); k <= events; k++ {
+			var ins []Fact
+			for i := range n {
+				ins = append(ins, fact("stamp", v("Integer", strconv.FormatUint(k, 10)), v("Item", fmt.Sprint(i))))
 			}
-		})
-	}
-	for k := uint64(1); k <= events; k++ {
-		var ins []Fact
-		for i := range n {
-			ins = append(ins, fact("stamp", v("Integer", strconv.FormatUint(k, 10)), v("Item", fmt.Sprint(i))))
+			var del []Pattern
+			if k > 3 {
+				del = append(del, pat("stamp", Exact(v("Integer", strconv.FormatUint(k-3, 10))), AnyOf("Item")))
+			}
+			if err := s.Apply(batch(k, ins, del...)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		var del []Pattern
-		if k > 3 {
-			del = append(del, pat("stamp", Exact(v("Integer", strconv.FormatUint(k-3, 10))), AnyOf("Item")))
-		}
-		if err := s.Apply(batch(k, ins, del...)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	done.Store(true)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	})
 	if err := checkView(s, n); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d views checked", views.Load())
+	t.Logf("%d views checked", views)
 }
 
 func checkView(s *State, n int) error {
@@ -177,40 +158,21 @@ func TestConcurrentReadersSeeWholeInsertEvents(t *testing.T) {
 		events = 200
 	)
 	s := newTestState(t)
-	var done atomic.Bool
-	var wg sync.WaitGroup
-	var views atomic.Int64
-	errs := make(chan error, 4)
-	for range 3 {
-		wg.Go(func() {
-			for !done.Load() {
-				if err := checkInsertView(s, n); err != nil {
-					errs <- err
-					return
-				}
-				views.Add(1)
+	views := readWhileWriting(t, func() error { return checkInsertView(s, n) }, func() {
+		for k := uint64(1); k <= events; k++ {
+			var ins []Fact
+			for i := range n {
+				ins = append(ins, fact("stamp", v("Integer", strconv.FormatUint(k, 10)), v("Item", fmt.Sprint(i))))
 			}
-		})
-	}
-	for k := uint64(1); k <= events; k++ {
-		var ins []Fact
-		for i := range n {
-			ins = append(ins, fact("stamp", v("Integer", strconv.FormatUint(k, 10)), v("Item", fmt.Sprint(i))))
+			if err := s.Apply(batch(k, ins)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := s.Apply(batch(k, ins)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	done.Store(true)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	})
 	if err := checkInsertView(s, n); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d views checked", views.Load())
+	t.Logf("%d views checked", views)
 }
 
 func checkInsertView(s *State, n int) error {
@@ -247,4 +209,34 @@ func checkInsertView(s *State, n int) error {
 		}
 	}
 	return nil
+}
+
+// readWhileWriting runs three readers calling check in a loop while write
+// runs, fails the test with the first error a reader saw, and returns the
+// number of views checked.
+func readWhileWriting(t *testing.T, check func() error, write func()) int64 {
+	t.Helper()
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	var views atomic.Int64
+	errs := make(chan error, 4)
+	for range 3 {
+		wg.Go(func() {
+			for !done.Load() {
+				if err := check(); err != nil {
+					errs <- err
+					return
+				}
+				views.Add(1)
+			}
+		})
+	}
+	write()
+	done.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return views.Load()
 }
