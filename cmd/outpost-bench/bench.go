@@ -136,7 +136,16 @@ func (b *bench) uncachedEngine(private bool) (*replica.State, *query.Engine, err
 // mixedChecks is the 4,096-question sample (about half allowed) that the
 // check, http and checkpoint scenarios cycle through.
 func (b *bench) mixedChecks() []query.Check {
-	qs := b.shape.SampleQueries(4096, 3)
+	return checks(b.shape.SampleQueries(4096, 3))
+}
+
+// issueReadChecks are DESIGN.md §11's comparison workload: 2,000
+// "may this user read this issue?" questions, about half allowed.
+func (b *bench) issueReadChecks() []query.Check {
+	return checks(b.shape.IssueReads(2000, 1))
+}
+
+func checks(qs []datasets.Query) []query.Check {
 	out := make([]query.Check, len(qs))
 	for i, q := range qs {
 		out[i] = check(q)

@@ -40,7 +40,7 @@ func (b *bench) checkEngine(ctx context.Context, st *replica.State, cached bool)
 	defer e.Close()
 	s := b.shape
 	n, nList := b.c.iterations, max(20, b.c.iterations/100)
-	mixed := b.mixedChecks()
+	mixed, issueReads := b.mixedChecks(), b.issueReadChecks()
 	cases := []struct {
 		name string
 		n    int
@@ -52,6 +52,10 @@ func (b *bench) checkEngine(ctx context.Context, st *replica.State, cached bool)
 		{"authorize_denied", n, 10, authorizeOp(e, check(s.Denied), false)},
 		{"authorize_mixed", n, 2 * len(mixed), func(i int) error {
 			_, _, err := e.Authorize(mixed[i%len(mixed)])
+			return err
+		}},
+		{"authorize_issue_reads", n, 2 * len(issueReads), func(i int) error {
+			_, _, err := e.Authorize(issueReads[i%len(issueReads)])
 			return err
 		}},
 		{"list_biguser", nList, 3, func(int) error {

@@ -65,7 +65,7 @@ func (b *bench) http(ctx context.Context) ([]Result, error) {
 		srv.Shutdown(sctx)
 		<-done
 	}()
-	reqs, err := b.httpRequests(e)
+	reqs, err := b.httpRequests(e, b.mixedChecks())
 	if err != nil {
 		return nil, err
 	}
@@ -91,15 +91,19 @@ func (b *bench) http(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return out, err
 	}
-	pinned, err := b.httpPinned(ctx, reqs) // pinned.go
+	issueReads, err := b.httpRequests(e, b.issueReadChecks())
+	if err != nil {
+		return out, err
+	}
+	pinned, err := b.httpPinned(ctx, []questionSet{{"", reqs}, {"_issue_read", issueReads}}) // pinned.go
 	return append(out, pinned...), err
 }
 
-// httpRequests encodes the mixed questions with the answers the engine
-// gives in process.
-func (b *bench) httpRequests(e *query.Engine) ([]request, error) {
+// httpRequests encodes checks with the answers the engine gives in
+// process.
+func (b *bench) httpRequests(e *query.Engine, checks []query.Check) ([]request, error) {
 	var reqs []request
-	for _, c := range b.mixedChecks() {
+	for _, c := range checks {
 		want, _, err := e.Authorize(c)
 		if err != nil {
 			return nil, err

@@ -120,7 +120,14 @@ func (p pinning) command(ctx context.Context, core string, name string, args ...
 }
 
 // httpPinned runs the pinned comparison on the loaded state.
-func (b *bench) httpPinned(ctx context.Context, reqs []request) ([]Result, error) {
+// questionSet is one workload of the pinned comparison; its node rows are
+// http_pinned_uncached<suffix> and http_pinned_cached<suffix>.
+type questionSet struct {
+	suffix string
+	reqs   []request
+}
+
+func (b *bench) httpPinned(ctx context.Context, sets []questionSet) ([]Result, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -134,9 +141,12 @@ func (b *bench) httpPinned(ctx context.Context, reqs []request) ([]Result, error
 		return nil, err
 	}
 	defer os.Remove(cp)
-	bodies := filepath.Join(b.dir, "pinned.bodies")
-	if err := writeBodies(bodies, reqs); err != nil {
-		return nil, err
+	bodies := make([]string, len(sets))
+	for i, set := range sets {
+		bodies[i] = filepath.Join(b.dir, "pinned"+set.suffix+".bodies")
+		if err := writeBodies(bodies[i], set.reqs); err != nil {
+			return nil, err
+		}
 	}
 	pin := newPinning()
 	var wrk string
@@ -184,16 +194,18 @@ func (b *bench) httpPinned(ctx context.Context, reqs []request) ([]Result, error
 	// Every answer is checked once, over HTTP, before the timed runs.
 	for _, base := range []string{info.Cached, info.Uncached} {
 		cl := b.newClient(base+"/api/authorize", 1)
-		for _, rq := range reqs {
-			if err := cl.do(rq); err != nil {
-				cl.close()
-				return nil, fmt.Errorf("pinned server %s: %w", base, err)
+		for _, set := range sets {
+			for _, rq := range set.reqs {
+				if err := cl.do(rq); err != nil {
+					cl.close()
+					return nil, fmt.Errorf("pinned server %s: %w", base, err)
+				}
 			}
 		}
 		cl.close()
 	}
 
-	run := func(name, base string, sample *rssSampler, warmup time.Duration) (loadResult, error) {
+	run := func(name, base, bodies string, sample *rssSampler, warmup time.Duration) (loadResult, error) {
 		url := base + "/api/authorize"
 		if warmup > 0 {
 			if _, err := b.loadGen(ctx, pin, wrk, self, bodies, url, warmup); err != nil {
@@ -218,31 +230,39 @@ func (b *bench) httpPinned(ctx context.Context, reqs []request) ([]Result, error
 			float64(lr.Requests)/lr.Seconds, lr.P50US, lr.P99US, lr.cpuPerRequest()*1e6, tool)
 		return lr, err
 	}
-	// Rounds alternate the three servers so that the machine's changing
-	// load falls on all of them; ratios are taken within a round, and the
-	// medians reported.
+	// Rounds alternate the servers so that the machine's changing load
+	// falls on all of them; ratios are taken within a round, and the
+	// medians reported. The minimal handlers get the first set's bodies.
+	type server struct {
+		name, url, bodies string
+		node              bool
+	}
+	servers := []server{{"minimal", info.Minimal, bodies[0], false}, {"headers", info.Headers, bodies[0], false}}
+	for i, set := range sets {
+		servers = append(servers,
+			server{"uncached" + set.suffix, info.Uncached, bodies[i], true},
+			server{"cached" + set.suffix, info.Cached, bodies[i], true})
+	}
 	rss := &rssSampler{}
-	names := []string{"minimal", "headers", "uncached", "cached"}
-	urls := map[string]string{"minimal": info.Minimal, "headers": info.Headers, "uncached": info.Uncached, "cached": info.Cached}
 	runs := map[string][]loadResult{}
 	warm := b.c.warmup
 	for round := range b.c.pinnedRounds {
-		for _, name := range names {
+		for _, sv := range servers {
 			var sample *rssSampler
-			if name == "uncached" || name == "cached" {
+			if sv.node {
 				sample = rss
 			}
-			lr, err := run(name, urls[name], sample, warm)
+			lr, err := run(sv.name, sv.url, sv.bodies, sample, warm)
 			if err != nil {
 				return nil, fmt.Errorf("round %d: %w", round+1, err)
 			}
-			runs[name] = append(runs[name], lr)
+			runs[sv.name] = append(runs[sv.name], lr)
 		}
 		warm = 0
 	}
 	var out []Result
-	for _, name := range names {
-		out = append(out, pinnedResult(b.facts, "http_pinned_"+name, runs[name], runs["minimal"], name != "minimal", tool, pin))
+	for _, sv := range servers {
+		out = append(out, pinnedResult(b.facts, "http_pinned_"+sv.name, runs[sv.name], runs["minimal"], sv.name != "minimal", tool, pin))
 	}
 	r := newResult("http_pinned_rss", b.facts)
 	peak := rss.peak()

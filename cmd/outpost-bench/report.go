@@ -139,7 +139,7 @@ func (r *Report) writeMarkdown(w io.Writer) {
 			fmt.Fprintln(w, "\nHTTP: http_authorize_* are in-process figures (a Go client in the same process, sharing the server's cores). "+
 				"http_pinned_* are the DESIGN.md §11 figures: the server pinned to one core, the load generator (wrk, else a Go client) "+
 				"on the other, medians over rounds that alternate a minimal net/http handler, the same with the node's response headers (http_pinned_headers), "+
-				"the node uncached and the node cached; "+
+				"the node uncached and the node cached, asked the 4,096 mixed questions (unsuffixed) and the 2,000 issue reads of §11's own comparison (_issue_read); "+
 				"on a shared machine only the ratios to the minimal handler of the same round are meaningful.")
 			break
 		}

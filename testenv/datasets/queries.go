@@ -107,4 +107,31 @@ func (s Shape) onOrg(r *rng, k int, actor replica.Value) Query {
 	}
 }
 
+// IssueReads returns n "may this user read this issue?" questions, the
+// workload of the side-by-side comparison in DESIGN.md §11: a random issue,
+// asked by a home user of its organization (half, mostly allowed through
+// organization → repository → issue) or by any user (half, mostly
+// denied). The same for the same (shape, n, seed).
+func (s Shape) IssueReads(n int, seed int64) []Query {
+	p := s.p
+	if p == nil || n <= 0 {
+		return nil
+	}
+	r := newRNG(seed, streamIssueReads, uint64(p.cfg.Seed), uint64(p.cfg.Facts))
+	qs := make([]Query, 0, n)
+	for tries := 0; len(qs) < n && tries < 100*n; tries++ {
+		k := r.intn(len(p.orgs))
+		o := &p.orgs[k]
+		if o.nIssues == 0 {
+			continue
+		}
+		actor := userV(r.int64n(p.homeUsers + 1))
+		if r.intn(2) == 0 {
+			actor = userV(o.userStart + int64(r.intn(o.nHome)))
+		}
+		qs = append(qs, Query{Actor: actor, Action: "read", Resource: issueV(o.issueStart + r.int64n(o.nIssues))})
+	}
+	return qs
+}
+
 func pick(r *rng, xs []string) string { return xs[r.intn(len(xs))] }

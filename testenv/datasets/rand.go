@@ -16,6 +16,7 @@ const (
 	streamRepo
 	streamIssue
 	streamQueries
+	streamIssueReads
 )
 
 func mix64(z uint64) uint64 {

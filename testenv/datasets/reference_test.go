@@ -264,3 +264,30 @@ func TestSampleQueries(t *testing.T) {
 	}
 	t.Logf("%d of %d sample queries allowed", allowed, len(qs))
 }
+
+func TestIssueReads(t *testing.T) {
+	cfg := Config{Facts: 100_000, Seed: 4}
+	s := MustDescribe(cfg)
+	qs := s.IssueReads(2000, 1)
+	if len(qs) != 2000 {
+		t.Fatalf("got %d questions, want 2000", len(qs))
+	}
+	again := MustDescribe(cfg).IssueReads(2000, 1)
+	r := loadRef(t, cfg, nil)
+	allowed := 0
+	for i, q := range qs {
+		if q != again[i] {
+			t.Fatalf("question %d differs between runs: %v vs %v", i, q, again[i])
+		}
+		if q.Action != "read" || q.Resource.Type != TypeIssue || !isActor(q.Actor) {
+			t.Fatalf("question %v is not a user reading an issue", q)
+		}
+		if r.Authorize(q.Actor, q.Action, q.Resource) {
+			allowed++
+		}
+	}
+	if frac := float64(allowed) / float64(len(qs)); frac < 0.2 || frac > 0.8 {
+		t.Errorf("%.0f%% of issue reads are allowed, want a mix between 20%% and 80%%", 100*frac)
+	}
+	t.Logf("%d of %d issue reads allowed", allowed, len(qs))
+}
