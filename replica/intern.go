@@ -67,8 +67,8 @@ func (in *interner) reserve(n int) {
 	if n <= 0 {
 		return
 	}
-	in.vtype = slices.Grow(in.vtype, n)
-	in.vloc = slices.Grow(in.vloc, n)
+	in.vtype = growHuge(in.vtype, n)
+	in.vloc = growHuge(in.vloc, n)
 	in.growTable(len(in.vtype) + n)
 }
 
@@ -214,7 +214,7 @@ func (in *interner) growTable(n int) {
 	if size == len(in.table) {
 		return
 	}
-	t := make([]uint64, size)
+	t := makeHuge[uint64](size, size)
 	mask := uint64(size - 1)
 	for s := 1; s < len(in.vtype); s++ {
 		h := in.hash(in.vtype[s], in.id(uint32(s)))

@@ -39,7 +39,7 @@ func (l *Loader) Reserve(pred string, arity, rows int) {
 		return
 	}
 	r := l.st.relationOrNew(pred, arity)
-	r.data = slices.Grow(r.data, rows*arity)
+	r.data = growHuge(r.data, rows*arity)
 }
 
 // AddValue interns a value and returns its symbol. Values added in order
@@ -139,7 +139,7 @@ func (l *Loader) Finish(revision uint64) (*State, error) {
 			return nil, fmt.Errorf("load relation %s/%d: %d facts; the limit is %d", r.name, r.arity, n, maxRows)
 		}
 		if cap(r.data)-len(r.data) > len(r.data)/16 {
-			r.data = slices.Clone(r.data)
+			r.data = append(makeHuge[uint32](0, len(r.data)), r.data...)
 		}
 	}
 	// The digest sum only reads the tuples and the interner, which are now
@@ -204,7 +204,7 @@ func (r *relation) build(cnt []uint32, keys []uint32) ([]uint32, error) {
 		}
 		var where []uint32
 		if longest > whereMin {
-			where = make([]uint32, n)
+			where = makeHuge[uint32](n, n)
 		}
 		x := newPosIndex(len(keys))
 		for _, s := range keys {
@@ -212,7 +212,7 @@ func (r *relation) build(cnt []uint32, keys []uint32) ([]uint32, error) {
 				words += int(c) + segHeader
 			}
 		}
-		x.arena = make([]uint32, words)
+		x.arena = makeHuge[uint32](words, words)
 		pos := uint32(0)
 		for _, s := range keys {
 			c := cnt[s]
@@ -251,8 +251,8 @@ func (r *relation) build(cnt []uint32, keys []uint32) ([]uint32, error) {
 // data, failing on a duplicate tuple. Temporary hash tags beside the table
 // keep tuple comparisons to real candidates.
 func (r *relation) buildDedupe(size int) error {
-	r.dedupe = make([]uint32, size)
-	tags := make([]uint32, size)
+	r.dedupe = makeHuge[uint32](size, size)
+	tags := makeHuge[uint32](size, size)
 	r.dshift = uint8(64 - bits.TrailingZeros(uint(size)))
 	mask := size - 1
 	a := r.arity

@@ -49,7 +49,7 @@ func newPosIndex(keys int) posIndex {
 	for (1<<k)*3 < keys*4 {
 		k++
 	}
-	return posIndex{slots: make([]islot, 1<<k), shift: uint8(32 - k)}
+	return posIndex{slots: makeHuge[islot](1<<k, 1<<k), shift: uint8(32 - k)}
 }
 
 func (x *posIndex) home(sym uint32) uint32 { return (sym * 0x9E3779B1) >> x.shift }
@@ -260,7 +260,7 @@ func (x *posIndex) deleteSlot(i int) {
 // rehash resizes the slot table to size (a power of two).
 func (x *posIndex) rehash(size int) {
 	old := x.slots
-	x.slots = make([]islot, size)
+	x.slots = makeHuge[islot](size, size)
 	x.shift = uint8(32 - bits.TrailingZeros(uint(size)))
 	mask := uint32(size - 1)
 	for _, sl := range old {

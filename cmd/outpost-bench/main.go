@@ -6,6 +6,7 @@
 //	outpost-bench [-scenarios load,check,http,ingest,lag,checkpoint,writes]
 //	    [-facts 100000,1000000] [-out results.json] [-md results.md]
 //	    [-duration 5s] [-iterations 20000] [-lag-writes 200] [-tmp DIR]
+//	    [-cpuprofile FILE] [-pprof-dir DIR]
 //
 // Scenarios, each run once per data set size:
 //
@@ -42,6 +43,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,6 +83,7 @@ type config struct {
 	seed         int64
 	log          io.Writer
 	pprofDir     string // CPU profiles of the pinned HTTP server
+	cpuProfile   string // CPU profile of this process, the whole run
 	pinnedRounds int    // rounds of the pinned HTTP comparison
 	loadGen      string // auto (wrk when installed), wrk or go
 }
@@ -102,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.pinnedRounds, "pinned-rounds", 3, "rounds of the pinned HTTP comparison (minimal, minimal with headers, uncached, cached each round)")
 	fs.StringVar(&c.loadGen, "load-generator", "auto", "pinned HTTP load generator: auto (wrk when installed, else go), wrk or go")
 	fs.StringVar(&c.pprofDir, "pprof-dir", "", "write CPU profiles of the pinned HTTP server's runs to `directory`")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (every in-process scenario) to `file`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -125,6 +129,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "outpost-bench: -cpuprofile:", err)
+			return 2
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	rep := newReport(c.seed, args)
 	err = runAll(ctx, &c, rep)
 	rep.LoadAvgEnd = loadAvg()
