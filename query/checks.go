@@ -62,7 +62,7 @@ func (e *Engine) AuthorizeContext(ctx context.Context, c Check) (bool, Meta, err
 	if err != nil {
 		return false, m, classify(err)
 	}
-	if key != "" {
+	if key != "" && !o.ReadClock {
 		e.store(key, ok, 8)
 	}
 	return ok, m, nil
@@ -156,14 +156,15 @@ func (e *Engine) ListContext(ctx context.Context, actor replica.Value, action, r
 			return la.ids, la.all, m, nil
 		}
 	}
-	ids, all, err = p.List(v, a, action, resourceType, new(e.options(ctx, context)))
+	o := e.options(ctx, context)
+	ids, all, err = p.List(v, a, action, resourceType, &o)
 	if err != nil {
 		return nil, false, m, classify(err)
 	}
 	if ids == nil {
 		ids = []string{}
 	}
-	if key != "" {
+	if key != "" && !o.ReadClock {
 		cost := int64(24)
 		for _, id := range ids {
 			cost += int64(len(id)) + 16

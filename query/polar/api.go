@@ -47,8 +47,13 @@ var ErrCanceled = errors.New("query canceled")
 // QueryOptions configure one query. The zero value is usable.
 type QueryOptions struct {
 	// Now returns the current Unix time in seconds for @current_unix_time.
-	// It is read once per query. Nil means the system clock.
+	// It is read once per query, at the term's first use. Nil means the
+	// system clock.
 	Now func() int64
+	// ReadClock is set by the query when it read the clock: its answer
+	// then depends on the time as well as on the facts, and must not be
+	// reused once the time has moved on (an answer cache skips it).
+	ReadClock bool
 	// MaxSteps bounds the work of the query; exceeding it is an error that
 	// wraps ErrBudgetExceeded. Zero means DefaultMaxSteps.
 	MaxSteps int
@@ -114,7 +119,8 @@ func (p *Policy) begin(db Database, o *QueryOptions) (*qctx, error) {
 		q.budget = o.MaxSteps
 	}
 	if o != nil {
-		q.clock = o.Now
+		q.clock, q.opts = o.Now, o
+		o.ReadClock = false
 	}
 	q.bind(db, p)
 	if o != nil && len(o.Context) > 0 {
@@ -136,7 +142,10 @@ func (q *qctx) end() {
 	q.reqCtx, q.grow, q.release, q.heavy, q.heavyDone = nil, nil, nil, nil, nil
 	q.memUsed, q.granted, q.answerBytes = 0, 0, 0
 	q.p, q.db, q.err = nil, nil, nil
-	q.nowSym, q.steps, q.clock = 0, 0, nil
+	if q.opts != nil && q.nowSym != 0 {
+		q.opts.ReadClock = true
+	}
+	q.nowSym, q.steps, q.clock, q.opts = 0, 0, nil, nil
 	q.extra = q.extra[:0]
 	clear(q.local)
 	q.localVal = q.localVal[:0]
