@@ -67,7 +67,17 @@ func BenchmarkAuthorizeCached(b *testing.B) {
 // BenchmarkAuthorizeMixed cycles through sampled questions, half allowed.
 func BenchmarkAuthorizeMixed(b *testing.B) {
 	e, s := benchEngine(b, false)
-	qs := s.SampleQueries(4096, 3)
+	benchChecks(b, e, s.SampleQueries(4096, 3))
+}
+
+// BenchmarkAuthorizeIssueReads cycles through DESIGN.md §11's workload,
+// 2,000 issue reads, about half allowed.
+func BenchmarkAuthorizeIssueReads(b *testing.B) {
+	e, s := benchEngine(b, false)
+	benchChecks(b, e, s.IssueReads(2000, 1))
+}
+
+func benchChecks(b *testing.B, e *Engine, qs []datasets.Query) {
 	checks := make([]Check, len(qs))
 	for i, q := range qs {
 		checks[i] = Check{Actor: q.Actor, Action: q.Action, Resource: q.Resource}

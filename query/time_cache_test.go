@@ -70,3 +70,21 @@ declare grant_until(User, Doc, Integer);`}})
 		t.Error("an answer that did not read the clock was never served from the cache")
 	}
 }
+
+// TestAuthorizeAllocations: an uncached check allocates once (the view);
+// the query options stay on the caller's stack even though the query
+// reports back through them (ReadClock).
+func TestAuthorizeAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	st, s := gitclub(t, 10_000)
+	e := newEngine(t, st, Config{CacheMaxBytes: -1})
+	c := Check{Actor: s.Direct.Actor, Action: s.Direct.Action, Resource: s.Direct.Resource}
+	if ok, _, err := e.Authorize(c); err != nil || !ok {
+		t.Fatalf("authorize %v: %v %v", c, ok, err)
+	}
+	if n := testing.AllocsPerRun(200, func() { e.Authorize(c) }); n > 1 {
+		t.Errorf("an uncached check allocates %.1f times, want at most 1", n)
+	}
+}

@@ -119,7 +119,7 @@ func (p *Policy) begin(db Database, o *QueryOptions) (*qctx, error) {
 		q.budget = o.MaxSteps
 	}
 	if o != nil {
-		q.clock, q.opts = o.Now, o
+		q.clock = o.Now
 		o.ReadClock = false
 	}
 	q.bind(db, p)
@@ -132,6 +132,14 @@ func (p *Policy) begin(db Database, o *QueryOptions) (*qctx, error) {
 	return q, nil
 }
 
+// endFor ends the query of options o, telling o whether it read the clock.
+func (q *qctx) endFor(o *QueryOptions) {
+	if o != nil {
+		o.ReadClock = q.nowSym != 0
+	}
+	q.end()
+}
+
 func (q *qctx) end() {
 	if q.release != nil && q.granted > 0 {
 		q.release(q.granted)
@@ -142,10 +150,7 @@ func (q *qctx) end() {
 	q.reqCtx, q.grow, q.release, q.heavy, q.heavyDone = nil, nil, nil, nil, nil
 	q.memUsed, q.granted, q.answerBytes = 0, 0, 0
 	q.p, q.db, q.err = nil, nil, nil
-	if q.opts != nil && q.nowSym != 0 {
-		q.opts.ReadClock = true
-	}
-	q.nowSym, q.steps, q.clock, q.opts = 0, 0, nil, nil
+	q.nowSym, q.steps, q.clock = 0, 0, nil
 	q.extra = q.extra[:0]
 	clear(q.local)
 	q.localVal = q.localVal[:0]
@@ -260,7 +265,7 @@ func (p *Policy) Authorize(db Database, actor Value, action string, resource Val
 	if err != nil {
 		return false, err
 	}
-	defer q.end()
+	defer q.endFor(o)
 	allow := p.allow
 	if allow == nil {
 		return false, nil
@@ -334,7 +339,7 @@ func (p *Policy) allowColumn(db Database, o *QueryOptions, a, b, c Value, col in
 	if err != nil {
 		return err
 	}
-	defer q.end()
+	defer q.endFor(o)
 	var args [3]uint32
 	for i, v := range []Value{a, b, c} {
 		if v.IsWildcard() {
@@ -406,7 +411,7 @@ func (p *Policy) Query(db Database, predicate string, args []Value, o *QueryOpti
 	if err != nil {
 		return nil, err
 	}
-	defer q.end()
+	defer q.endFor(o)
 	for i, a := range args {
 		if a.IsWildcard() {
 			s, err := p.wildArg(a.Type)
@@ -534,7 +539,7 @@ func (p *Policy) EvaluateQuery(db Database, calls []QueryCall, vars map[string]V
 	if err != nil {
 		return nil, err
 	}
-	defer q.end()
+	defer q.endFor(o)
 	cr, pr := p.adhocRule(q, rule)
 	args := make([]uint32, len(names))
 	for i := range args {

@@ -237,9 +237,8 @@ type scanCtx struct {
 type qctx struct {
 	p        *Policy
 	db       Database
-	clock    func() int64  // QueryOptions.Now; nil: the wall clock
-	opts     *QueryOptions // told whether the clock was read (ReadClock)
-	nowSym   uint32        // the current time, read at its first use
+	clock    func() int64 // QueryOptions.Now; nil: the wall clock
+	nowSym   uint32       // the current time, read at its first use
 	litSyms  []uint32
 	extra    []Value // literals of an ad-hoc query rule
 	local    map[Value]uint32
