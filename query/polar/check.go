@@ -308,8 +308,13 @@ func equalSig(a, b signature) bool {
 	return true
 }
 
-// checkCalls reports calls to fact-only predicates whose argument types fit
-// none of the predicate's fixed signatures (T006).
+// checkCalls warns of calls to fact-only predicates whose argument types fit
+// none of the predicate's fixed signatures (W006). Oso infers fact types
+// from use as well as from declarations ("declare statements form a union
+// type"), and its Entitlements pattern calls has_relation on a pair of
+// types that no relations entry names, so such a call widens the
+// signatures (collectSignatures adds it) instead of failing the policy;
+// the warning points at what may be a typo.
 func (b *builder) checkCalls(fixed map[string][]signature, rulePreds map[string]bool) {
 	for _, r := range b.rules {
 		b.file = r.file
@@ -352,7 +357,7 @@ func (b *builder) checkCalls(fixed map[string][]signature, rulePreds map[string]
 					}
 				}
 				if !ok {
-					b.errorf(l.pos, "T006", "the arguments of %s fit none of its declared signatures (%s)", r.termStringCall(l), sigList(sigs))
+					b.warnf(l.pos, "W006", "the arguments of %s fit none of its declared signatures (%s); facts of these types are admitted too, as Oso infers fact types from use", r.termStringCall(l), sigList(sigs))
 				}
 			}
 		}

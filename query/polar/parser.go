@@ -271,7 +271,13 @@ func (p *parser) parseItem() Item {
 		next := p.peek()
 		switch w := p.tok.text; {
 		case (w == "actor" || w == "resource") && next.kind == tkIdent, w == "global" && next.kind == tkLBrace:
-			return p.parseBlock()
+			b := p.parseBlock()
+			// Oso's Extends reference writes `actor User {};`: one ";"
+			// after a block's "}" is accepted (docs/decisions.md).
+			if p.tok.kind == tkSemi {
+				p.next()
+			}
+			return b
 		case w == "declare" && next.kind == tkIdent:
 			return p.parseDeclare()
 		case w == "type" && next.kind == tkIdent:

@@ -588,6 +588,8 @@ func TestParseErrors(t *testing.T) {
 		{"missing comma", `f(x y);`, `1:5: P001 expected "," or ")", found identifier "y"`},
 		{"unclosed paren", `f(x) if (g(x);`, `1:14: P001 expected ")" to close "(", found ";"`},
 		{"stray brace", `}`, `1:1: P001 expected a rule, block, declaration or test, found "}"`},
+		{"two semicolons after a block", "actor User {};;", `1:15: P001 expected a rule, block, declaration or test, found ";"`},
+		{"semicolon alone", ";", `1:1: P001 expected a rule, block, declaration or test, found ";"`},
 		{"unknown flag term", `f(x) if x = @now;`, `1:13: P001 unknown constant "@now"; the only constant is @current_unix_time`},
 		{"bare term", `f(x) if x;`, `1:10: P001 expected an operator (= != < <= > >= in matches) after the term, found ";"`},
 		{"comparison chain", `f(x) if x = y = z;`, `1:15: P001 expected ";" after rule, found "="`},

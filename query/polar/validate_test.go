@@ -26,7 +26,6 @@ func TestValidationErrors(t *testing.T) {
 		{"abstract literal", "actor User {}\nf(x: User) if g(x, Actor{\"a\"});", "T004", "abstract", 2},
 		{"conflicting types", "actor User {}\nresource R {}\nf(x: User) if x matches R and g(x);", "T005", "cannot be both", 3},
 		{"uninferable", "actor User {}\nf(x, x);", "T005", "cannot infer the type of variable x", 2},
-		{"declared signature", "actor User {}\nresource B {}\nresource T { relations = { board: B }; }\nf(t: T, u: User) if has_relation(t, \"board\", u);", "T006", "fit none", 4},
 		{"string comparison", "actor User {}\nf(u: User) if g(u, n) and n < \"x\";", "T007", "not an Integer", 2},
 		{"float literal", "actor User {}\nf(u: User) if g(u, 1.5);", "T007", "float", 2},
 		{"integer overflow", "actor User {}\nf(u: User) if g(u, 99999999999999999999);", "T007", "", 2},
@@ -280,6 +279,8 @@ func TestValidationWarnings(t *testing.T) {
 		{"unknown rule type", "type f(x: Nope);", "W001", "signature is ignored", 1},
 		{"non-actor relation as role", "resource O {}\nresource R { permissions = [\"p\"]; relations = { o: O }; \"p\" if \"o\"; }", "W004", "not an actor type", 2},
 		{"singleton head variable", "actor User {}\nresource D {}\nallow(actor, \"read\", d: D) if is_public(d);", "W003", "variable actor of allow is used nowhere else", 3},
+		{"call outside the declared signatures", "actor User {}\nresource B {}\nresource T { relations = { board: B }; }\nf(t: T, u: User) if has_relation(t, \"board\", u);", "W006", "fit none of its declared signatures", 4},
+		{"call outside a declare", "actor User {}\nresource B {}\ndeclare g(User, B);\nf(u: User, v: User) if g(u, v);", "W006", "fit none", 4},
 		{"duplicate fixture", "test fixture a {}\ntest fixture a {}", "W002", "declared twice", 2},
 		{"duplicate test", "test \"t\" {}\ntest \"t\" {}", "W002", "declared twice", 2},
 	}
@@ -330,5 +331,27 @@ allow(u: User, a: String, d: Doc) if has_permission(u, a, d);`)
 		"authorize User:bob read Doc:d false",
 	} {
 		runCheck(t, p, emptyDB{}, o, c)
+	}
+}
+
+// TestCheckFactAdmitsCallSignatures: a call outside the declared relations
+// (W006) widens what facts are admitted, so a node takes the facts the
+// policy's rules read.
+func TestCheckFactAdmitsCallSignatures(t *testing.T) {
+	p := mustCompile(t, `actor User {}
+resource Org {}
+resource Plan {}
+resource Feature { relations = { plan: Plan }; }
+subscribed(o: Org) if p matches Plan and has_relation(p, "subscribed", o);`)
+	for _, f := range []Fact{
+		{"has_relation", []Value{{"Feature", "f"}, {"String", "plan"}, {"Plan", "p"}}},
+		{"has_relation", []Value{{"Plan", "p"}, {"String", "subscribed"}, {"Org", "o"}}},
+	} {
+		if err := p.CheckFact(f); err != nil {
+			t.Errorf("CheckFact(%v): %v", f, err)
+		}
+	}
+	if err := p.CheckFact(Fact{"has_relation", []Value{{"Org", "o"}, {"String", "x"}, {"Plan", "p"}}}); err == nil || !strings.Contains(err.Error(), "fits none") {
+		t.Errorf("a fact no signature or call admits: got %v, want fits none", err)
 	}
 }
