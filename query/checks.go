@@ -53,7 +53,7 @@ func (e *Engine) AuthorizeContext(ctx context.Context, c Check) (bool, Meta, err
 	if len(c.Context) == 0 && e.cache != nil { // no key to build without a cache
 		key = cacheKey(v.StoreID(), m.Revision, "authz", actor.Type, actor.ID, c.Action, res.Type, res.ID)
 		if a, ok := e.cached(key); ok {
-			m.Cached = true
+			m.Cached, m.Reusable = true, true
 			return a.(bool), m, nil
 		}
 	}
@@ -62,7 +62,8 @@ func (e *Engine) AuthorizeContext(ctx context.Context, c Check) (bool, Meta, err
 	if err != nil {
 		return false, m, classify(err)
 	}
-	if key != "" && !o.ReadClock {
+	m.Reusable = !o.ReadClock
+	if key != "" && m.Reusable {
 		e.store(key, ok, 8)
 	}
 	return ok, m, nil

@@ -174,6 +174,10 @@ func (e *Engine) CacheStats() (hits, misses uint64) {
 type Meta struct {
 	Revision uint64
 	Cached   bool
+	// Reusable: the answer depends on nothing but the question and the
+	// state at Revision (it read no clock), so a cache may keep it for
+	// that revision. Set by Authorize.
+	Reusable bool
 }
 
 // begin acquires a view and its compiled policy. The policy is nil when
@@ -328,6 +332,14 @@ func cacheKey(store, rev uint64, kind string, parts ...string) string {
 	}
 	return b.String()
 }
+
+// Caching reports whether the engine has an answer cache (Config.CacheMaxBytes
+// not negative). Callers that keep answers of their own follow it.
+func (e *Engine) Caching() bool { return e.cache != nil }
+
+// CountHit counts an answer served by a caller's own cache of this
+// engine's answers as a cache hit (CacheStats, the cache metrics).
+func (e *Engine) CountHit() { e.stats.hits.add(1) }
 
 func (e *Engine) cached(key string) (any, bool) {
 	if e.cache == nil {

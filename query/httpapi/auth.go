@@ -16,6 +16,7 @@ import (
 type stateInfo struct {
 	state    *replica.State
 	revision uint64
+	store    uint64     // the state's store id (View.StoreID)
 	ready    bool       // a state is loaded (query.Engine.Loaded), with or without a policy
 	tokens   [][32]byte // SHA-256 of the accepted API keys
 }
@@ -29,9 +30,9 @@ func (s *Server) stateInfo() *stateInfo {
 	v := st.Acquire()
 	_, compiled := v.Policy()
 	toks := v.Tokens()
-	rev := v.Revision()
+	rev, store := v.Revision(), v.StoreID()
 	v.Release()
-	i := &stateInfo{state: st, revision: rev, ready: compiled != nil || s.eng.Loaded()}
+	i := &stateInfo{state: st, revision: rev, store: store, ready: compiled != nil || s.eng.Loaded()}
 	for _, t := range toks {
 		var h [32]byte
 		if b, err := hex.DecodeString(t.SHA256); err == nil && len(b) == len(h) {

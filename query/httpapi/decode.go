@@ -54,18 +54,26 @@ const maxMemoryWait = 5 * time.Second
 // to finish), reads it within MaxBodyBytes and decodes it. The caller
 // gives reserved back to s.mem once the answer is written, also on error.
 func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (f fields, reserved int64, err error) {
+	b, reserved, err := s.readRequestBody(w, r)
+	if err == nil {
+		f, err = s.decodeBody(b)
+	}
+	return f, reserved, err
+}
+
+// readRequestBody is readRequest without the decoding.
+func (s *Server) readRequestBody(w http.ResponseWriter, r *http.Request) (b []byte, reserved int64, err error) {
 	limit := s.cfg.MaxBodyBytes
 	if r.ContentLength > limit {
-		return f, 0, tooLarge(limit)
+		return nil, 0, tooLarge(limit)
 	}
 	n := r.ContentLength
 	if n < 0 { // chunked: reserve for a 64 KiB body, more once read
 		n = min(limit, 64<<10)
 	}
 	if reserved, err = s.reserve(r, n); err != nil {
-		return f, 0, err
+		return nil, 0, err
 	}
-	var b []byte
 	if r.ContentLength >= 0 {
 		// net/http's body reader stops at Content-Length.
 		b = make([]byte, r.ContentLength)
@@ -76,18 +84,17 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (f fields, 
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return f, reserved, tooLarge(limit)
+			return nil, reserved, tooLarge(limit)
 		}
-		return f, reserved, badRequest("read request body: %v", err)
+		return nil, reserved, badRequest("read request body: %v", err)
 	}
 	if more := int64(len(b))*bodyMemoryFactor - reserved; more > 0 {
 		if !s.mem.TryAcquire(more) {
-			return f, reserved, s.memoryBusy()
+			return nil, reserved, s.memoryBusy()
 		}
 		reserved += more
 	}
-	f, err = s.decodeBody(b)
-	return f, reserved, err
+	return b, reserved, nil
 }
 
 // reserve takes n bytes of body (n × bodyMemoryFactor) from the memory

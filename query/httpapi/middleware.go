@@ -30,6 +30,7 @@ type endpoint struct {
 	method   string
 	name     string // endpoint label of outpost_query_duration_seconds
 	body     bool   // the request carries a JSON object body
+	memo     bool   // answers are kept in the answer memo (authorize)
 	anyState bool   // served before a policy is loaded (GET /api/policy)
 	fn       func(*call) (any, query.Meta, error)
 }
@@ -188,16 +189,33 @@ func (s *Server) api(ep endpoint) http.Handler {
 			return
 		}
 		c := &call{w: w, r: r}
+		var memoBody []byte // the body, when its answer may go to the memo
 		if ep.body {
 			// The body is read (within the memory budget) before an
 			// evaluation slot is taken: a slow body holds no slot.
-			f, reserved, err := s.readRequest(w, r)
+			b, reserved, err := s.readRequestBody(w, r)
 			defer s.mem.Release(reserved)
 			if err != nil {
 				writeError(w, err)
 				return
 			}
-			c.f = f
+			// A question asked before at this revision is answered from
+			// the memo (memo.go), unless the client names a revision
+			// (OsoOffset), which the full path handles.
+			if ep.memo && s.memo != nil && len(r.Header[keyOffset]) == 0 {
+				if allowed, ok := s.memo.get(info.store, info.revision, b); ok {
+					s.eng.CountHit()
+					queryDuration.Observe(0)
+					w.Header()[keyRevision] = s.revisionValue(info.revision)
+					writeJSON(w, http.StatusOK, authorizeResponse{Allowed: allowed})
+					return
+				}
+				memoBody = b
+			}
+			if c.f, err = s.decodeBody(b); err != nil {
+				writeError(w, err)
+				return
+			}
 		}
 		select {
 		case s.slots <- struct{}{}:
@@ -226,6 +244,10 @@ func (s *Server) api(ep endpoint) http.Handler {
 		}
 		if c.minRev > m.Revision {
 			w.Header().Set(headerStale, "true")
+		}
+		if a, ok := out.(authorizeResponse); ok && memoBody != nil && m.Reusable &&
+			m.Revision == info.revision && s.eng.State() == info.state {
+			s.memo.put(info.store, m.Revision, memoBody, a.Allowed)
 		}
 		writeJSON(w, http.StatusOK, out)
 	}))

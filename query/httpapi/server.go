@@ -146,6 +146,7 @@ type Server struct {
 	started time.Time
 
 	info    atomic.Pointer[stateInfo]    // readiness and tokens at one revision
+	memo    *answerMemo                  // authorize answers by body; nil without an answer cache
 	revText atomic.Pointer[revisionText] // X-Outpost-Revision of the last revision
 
 	warnMu   sync.Mutex           // guards lastWarn
@@ -173,6 +174,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.m = m
+	if cfg.Engine.Caching() {
+		s.memo = newAnswerMemo(memoSlots)
+	}
 	return s, nil
 }
 
@@ -199,7 +203,7 @@ const (
 // readRoutes are the Check API read endpoints, in the order mounted.
 func (s *Server) readRoutes() []endpoint {
 	return append([]endpoint{
-		{route: routeAuthorize, method: http.MethodPost, name: "authorize", body: true, fn: s.authorize},
+		{route: routeAuthorize, method: http.MethodPost, name: "authorize", body: true, memo: true, fn: s.authorize},
 		{route: routeAuthorizeResources, method: http.MethodPost, name: "authorize_resources", body: true, fn: s.authorizeResources},
 		{route: routeList, method: http.MethodPost, name: "list", body: true, fn: s.list},
 		{route: routeActions, method: http.MethodPost, name: "actions", body: true, fn: s.actions},
