@@ -1,6 +1,9 @@
 package polar
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // Type inference, validation of rules and fact signatures (spec §5.5, §6.4,
 // §7.6, §8, §13.4).
@@ -163,9 +166,19 @@ func (b *builder) checkRule(r *irRule, rulePreds map[string]bool, compoundNot bo
 						b.errorf(l.pos, "N001", "not cannot be applied to %s, which is defined by rules; only stored facts can be negated", c.pred)
 					}
 					for _, a := range c.args {
-						if a.kind == tVar && r.vars[a.v].name != "_" && !outer[a.v] {
-							b.errorf(l.pos, "N002", "variable %s in not %s(...) must also appear in a positive predicate call of the rule", name(a.v), c.pred)
+						if a.kind != tVar || r.vars[a.v].name == "_" || outer[a.v] {
+							continue
 						}
+						// A variable that occurs nowhere else means what _
+						// means (not h(u, _): no value at all); a name
+						// starting with _ says so on purpose.
+						if uses[a.v] == 1 {
+							if !strings.HasPrefix(r.vars[a.v].name, "_") {
+								b.warnf(l.pos, "W003", "variable %s in not %s(...) is used nowhere else, so it matches any value, like _ (write _ if that is meant)", name(a.v), c.pred)
+							}
+							continue
+						}
+						b.errorf(l.pos, "N002", "variable %s in not %s(...) must also appear in a positive predicate call of the rule", name(a.v), c.pred)
 					}
 					continue
 				}

@@ -48,7 +48,7 @@ func TestValidationErrors(t *testing.T) {
 		{"relation as head", "actor U {}\nresource R { relations = { owner: U }; \"owner\" if \"owner\"; }", "B006", "cannot be derived", 2},
 		{"compound negation", "actor User {}\nf(u: User) if g(u) and not (h(u) and k(u));", "N001", "single predicate call", 2},
 		{"negated rule predicate", "actor User {}\nh(u: User) if k(u);\nf(u: User) if g(u) and not h(u);", "N001", "defined by rules", 3},
-		{"unsafe negation", "actor User {}\nf(u: User) if g(u) and not h(u, v);", "N002", "variable v", 2},
+		{"unsafe negation", "actor User {}\nf(u: User) if g(u) and not h(u, v) and not k(v);", "N002", "variable v", 2},
 		{"unbound comparison", "actor User {}\nf(u: User) if g(u) and x != u;", "N004", "never bound", 2},
 		{"unknown flag", "actor User {}\n@weird f(u: User) if g(u);", "S001", "flag", 2},
 		{"inline query", "?= f(1);", "S001", "inline queries", 1},
