@@ -35,7 +35,7 @@ func TestNodeFollowsEnvironmentWithoutPolicy(t *testing.T) {
 		{"/api/authorize", authz, `{"allowed":false}`},
 		{"/api/list", `{"actor_type":"User","actor_id":"ana","action":"read","resource_type":"Repo"}`, `{"results":[]}`},
 		{"/api/actions", `{"actor_type":"User","actor_id":"ana","resource_type":"Repo","resource_id":"r1"}`, `{"results":[]}`},
-		{"/api/expect", `{"request_id":"r-1","expected":true}`, `{}`},
+		{"/api/expect", `{"request_id":"r-1","expected":true}`, `{"message":"parity report recorded"}`},
 	} {
 		if status, body := post(c.path, c.body); status != 200 || body != c.want {
 			t.Errorf("%s without a policy: %d %s, want 200 %s", c.path, status, body, c.want)

@@ -21,7 +21,9 @@ func newExpectCounter() *prometheus.CounterVec {
 // No SDK sends it to a fallback URL, but a node configured as an SDK's
 // primary URL receives it, and Node fires it without awaiting the answer, so
 // a refusal would surface as an unhandled promise rejection in the
-// application. The node accepts and counts it, answering 200 {}. A malformed
+// application. The node accepts and counts it, answering 200 with a
+// message (check-api.md §6.6; Python's SDK builds its result from the
+// message field and fails on a bare {}). A malformed
 // report is 400 with the field at fault. The key is checked like any Check
 // API call; readiness is not (there is nothing to evaluate).
 func (s *Server) expect(w http.ResponseWriter, r *http.Request) {
@@ -59,5 +61,9 @@ func (s *Server) expect(w http.ResponseWriter, r *http.Request) {
 	}
 	s.m.expects.WithLabelValues(label).Inc()
 	s.log.Debug("parity report", "request_id", id, "expected", expected)
-	writeJSON(w, http.StatusOK, struct{}{})
+	writeJSON(w, http.StatusOK, messageBody{Message: expectMessage})
 }
+
+// expectMessage answers an accepted parity report, on the node and the
+// reference control plane alike.
+const expectMessage = "parity report recorded"

@@ -9,7 +9,8 @@ import (
 // {"request_id": "<X-Request-ID of an earlier authorize>", "expected": bool}
 // (check-api.md §6.6). The reference control plane keeps no decision log to
 // compare it with: it validates the report, counts it in
-// controlplane_expect_reports_total and answers 200 {}. It is not a write:
+// controlplane_expect_reports_total and answers 200 with a message (the
+// Python SDK reads it). It is not a write:
 // no event and no OsoOffset.
 func (s *Server) postExpect(r *http.Request, body []byte) (reply, error) {
 	var req map[string]json.RawMessage
@@ -44,5 +45,5 @@ func (s *Server) postExpect(r *http.Request, body []byte) (reply, error) {
 	}
 	s.m.expects.WithLabelValues(label).Inc()
 	s.logger.Debug("parity report", "request_id", id, "expected", expected)
-	return reply{status: http.StatusOK, body: struct{}{}}, nil
+	return reply{status: http.StatusOK, body: map[string]string{"message": "parity report recorded"}}, nil
 }

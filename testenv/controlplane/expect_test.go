@@ -26,7 +26,7 @@ func expectReports(t *testing.T, cp *Running, expected string) float64 {
 }
 
 // TestExpect: POST /api/expect accepts a well-formed parity report with
-// any valid key, counts it, answers 200 {} without an OsoOffset, and
+// any valid key, counts it, answers 200 with a message without an OsoOffset, and
 // refuses a malformed one with 400 naming the problem.
 func TestExpect(t *testing.T) {
 	cp := startWithPolicy(t, Config{})
@@ -56,8 +56,8 @@ func TestExpect(t *testing.T) {
 			res := do(t, cp, tc.key, http.MethodPost, "/api/expect", tc.body)
 			wantStatus(t, res, tc.status, tc.message)
 			if tc.status == 200 {
-				if string(res.Body) != "{}\n" {
-					t.Errorf("body %q, want {}", res.Body)
+				if string(res.Body) != "{\"message\":\"parity report recorded\"}\n" {
+					t.Errorf("body %q, want {\"message\": ...}", res.Body)
 				}
 				if off := res.Header.Get("OsoOffset"); off != "" {
 					t.Errorf("OsoOffset %q on a report that writes nothing", off)
