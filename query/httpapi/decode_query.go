@@ -231,13 +231,16 @@ func factsPattern(q url.Values) (replica.Pattern, error) {
 		if len(vals) > 1 {
 			return replica.Pattern{}, badRequest("query parameter %s is given %d times; give it once", k, len(vals))
 		}
-		if vals[0] == "" {
-			return replica.Pattern{}, badRequest("query parameter %s must not be empty", k)
-		}
 		for len(p.Args) <= n {
 			p.Args = append(p.Args, replica.Any())
 		}
 		v := vals[0]
+		if v == "" {
+			// Oso's Ruby SDK sends args.N.id with no value for a
+			// type-only wildcard (Value.new(type: "Organization")):
+			// an empty parameter is a wildcard, as if absent.
+			continue
+		}
 		if field == "type" {
 			p.Args[n].Type = &v
 		} else {

@@ -93,6 +93,8 @@ func TestEndpointShapes(t *testing.T) {
 			`[{"predicate":"has_role","args":[{"type":"User","id":"alice"},{"type":"String","id":"reader"},{"type":"Repository","id":"anvil"}]}]`},
 		{"facts shorter pattern and typed wildcard", "GET", "/api/facts?predicate=has_role&args.2.type=Organization", "",
 			`[{"predicate":"has_role","args":[{"type":"User","id":"bob"},{"type":"String","id":"member"},{"type":"Organization","id":"acme"}]}]`},
+		{"facts empty parameters are wildcards (Ruby's type-only values)", "GET", "/api/facts?args.2.id&args.2.type=Organization&args.1.type=&predicate=has_role", "",
+			`[{"predicate":"has_role","args":[{"type":"User","id":"bob"},{"type":"String","id":"member"},{"type":"Organization","id":"acme"}]}]`},
 		{"facts none", "GET", "/api/facts?predicate=nothing_like_this", "", `[]`},
 		{"policy_metadata", "GET", "/api/policy_metadata", "",
 			testPolicyMetadata},

@@ -127,7 +127,6 @@ func TestMalformedRequests(t *testing.T) {
 		{"facts negative index", facts + "?predicate=has_role&args.-1.type=User", "", 400, "malformed query parameter args.-1.type"},
 		{"facts unknown field", facts + "?predicate=has_role&args.0.kind=User", "", 400, "malformed query parameter args.0.kind"},
 		{"facts index too high", facts + "?predicate=has_role&args.99.type=User", "", 400, "query parameter args.99.type: the index must be below 8"},
-		{"facts empty type", facts + "?predicate=has_role&args.0.type=", "", 400, "query parameter args.0.type must not be empty"},
 		{"facts repeated predicate", facts + "?predicate=a&predicate=b", "", 400, "the predicate query parameter is given 2 times"},
 		{"facts bad Integer", facts + "?predicate=limit&args.0.type=Integer&args.0.id=ten", "", 400, `args.0: Integer id "ten"`},
 	}
