@@ -21,7 +21,8 @@ const MaxIDBytes = 384
 
 // Canonical checks a concrete value and returns it with a canonical id:
 // Integer ids as base-10 int64 without leading zeros or plus sign, Boolean
-// ids as true/false. It rejects empty types and ids and ids over MaxIDBytes.
+// ids as true/false (in any case: .NET writes True and False). It rejects
+// empty types and ids and ids over MaxIDBytes.
 func Canonical(v Value) (Value, error) {
 	if v.Type == "" {
 		return v, fmt.Errorf("value has an empty type")
@@ -40,7 +41,12 @@ func Canonical(v Value) (Value, error) {
 		}
 		v.ID = strconv.FormatInt(n, 10)
 	case "Boolean":
-		if v.ID != "true" && v.ID != "false" {
+		switch {
+		case strings.EqualFold(v.ID, "true"):
+			v.ID = "true"
+		case strings.EqualFold(v.ID, "false"):
+			v.ID = "false"
+		default:
 			return v, fmt.Errorf("Boolean id %q is not true or false", v.ID)
 		}
 	}
