@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.lagWrites, "lag-writes", 200, "control plane writes timed by the lag scenario")
 	fs.StringVar(&c.tmpDir, "tmp", "", "`directory` for checkpoints, event logs and broker data (default: the system's)")
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Hour, "give up after this long")
-	fs.IntVar(&c.pinnedRounds, "pinned-rounds", 3, "rounds of the pinned HTTP comparison (minimal, minimal with headers, uncached, cached each round)")
+	fs.IntVar(&c.pinnedRounds, "pinned-rounds", 5, "rounds of the pinned HTTP comparison (each round: minimal, minimal with headers, then the node uncached and cached on each question set); medians are reported")
 	fs.StringVar(&c.loadGen, "load-generator", "auto", "pinned HTTP load generator: auto (wrk when installed, else go), wrk or go")
 	fs.StringVar(&c.pprofDir, "pprof-dir", "", "write CPU profiles of the pinned HTTP server's runs to `directory`")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (every in-process scenario) to `file`")
