@@ -708,6 +708,12 @@ func (p *parser) parsePrimary() Expr {
 	case p.isWord("in"):
 		p.next()
 		in := &In{Pos: left.Position(), Left: left}
+		if p.tok.kind == tkIdent {
+			// x in actor.roles, x in list: a collection held in a
+			// variable or field is the open-source dialect.
+			p.unsupported(p.tok.pos, `"in" over a variable or field`,
+				`; Oso Cloud Polar takes a list literal after "in" ([...]), or store the members as facts`)
+		}
 		p.expect(tkLBrack, ` after "in"`)
 		p.commaList(tkRBrack, true, "a term", func() {
 			in.List = append(in.List, p.parseTerm())
@@ -718,7 +724,11 @@ func (p *parser) parsePrimary() Expr {
 		if p.tok.kind == tkBang {
 			p.unsupported(p.tok.pos, `"matches!"`, "")
 		}
-		return &Matches{Pos: left.Position(), Left: left, Type: p.typeRef(`a type name after "matches"`)}
+		m := &Matches{Pos: left.Position(), Left: left, Type: p.typeRef(`a type name after "matches"`)}
+		if p.tok.kind == tkLBrace {
+			p.unsupported(p.tok.pos, `"matches" with fields (Type{field: value})`, "; match the type alone and store the fields as facts")
+		}
+		return m
 	}
 	if b, ok := left.(*BoolLit); ok {
 		return &BoolExpr{Pos: b.Pos, Value: b.Value}

@@ -557,6 +557,8 @@ func TestParseErrors(t *testing.T) {
 		{"reserved var", `f(x) if x = not;`, `1:13: P001 expected a term, found keyword "not"`},
 		{"reserved type", `f(x) if x matches in;`, `1:19: P001 expected a type name after "matches", found keyword "in"`},
 		{"list argument", `f(x) if g([1]);`, `1:11: P001 list literals are only allowed after "in"`},
+		{"in a field", `f(x) if "admin" in x.roles;`, `1:20: S001 "in" over a variable or field is not supported in Oso Cloud Polar; Oso Cloud Polar takes a list literal after "in" ([...]), or store the members as facts`},
+		{"matches with fields", `f(x, y) if x matches Repo{owner: y};`, `1:26: S001 "matches" with fields (Type{field: value}) is not supported in Oso Cloud Polar; match the type alone and store the fields as facts`},
 		{"unterminated string", `f("abc`, `1:3: P001 unterminated string literal`},
 		{"newline in string", "f(\"ab\nc\");", `1:3: P001 line break in string literal`},
 		{"escaped newline in string", "f(\"ab\\\nc\");", `1:3: P001 line break in string literal`},
