@@ -106,14 +106,19 @@ func TestAgainstReference(t *testing.T) {
 	}
 }
 
-func TestCacheIsKeyedByRevision(t *testing.T) {
+// newApplied returns an empty state and a func applying events to it.
+func newApplied(t *testing.T) (*replica.State, func(replica.Event)) {
 	st := replica.New(replica.Config{Env: "t", Compiler: Compile})
-	must := func(ev replica.Event) {
+	return st, func(ev replica.Event) {
 		t.Helper()
 		if err := st.Apply(ev); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+func TestCacheIsKeyedByRevision(t *testing.T) {
+	st, must := newApplied(t)
 	must(replica.Event{Env: "t", Seq: 1, Kind: replica.KindPolicy, Policy: &replica.PolicySource{Src: `actor User {}
 resource Doc { roles = ["r"]; permissions = ["read"]; "read" if "r"; }`}})
 	grant := replica.Fact{Predicate: "has_role", Args: []replica.Value{{Type: "User", ID: "a"}, {Type: "String", ID: "r"}, {Type: "Doc", ID: "d"}}}

@@ -12,13 +12,7 @@ import (
 // the answer cache must not serve it once the clock has moved on (here an
 // expiring grant).
 func TestTimeDependentAnswersAreNotCached(t *testing.T) {
-	st := replica.New(replica.Config{Env: "t", Compiler: Compile})
-	must := func(ev replica.Event) {
-		t.Helper()
-		if err := st.Apply(ev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, must := newApplied(t)
 	must(replica.Event{Env: "t", Seq: 1, Kind: replica.KindPolicy, Policy: &replica.PolicySource{Src: `actor User {}
 resource Doc { permissions = ["read", "list"]; }
 has_permission(u: User, "read", d: Doc) if

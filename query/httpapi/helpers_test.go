@@ -142,7 +142,13 @@ type testServer struct {
 // registry; edit adjusts the config.
 func startServer(tb testing.TB, st *replica.State, edit func(*Config)) *testServer {
 	tb.Helper()
-	eng, err := query.New(st, query.Config{CacheMaxBytes: 1 << 20}) // small: fast to create
+	return startServerWith(tb, st, query.Config{CacheMaxBytes: 1 << 20}, edit) // small cache: fast to create
+}
+
+// startServerWith is startServer over an engine configured with qcfg.
+func startServerWith(tb testing.TB, st *replica.State, qcfg query.Config, edit func(*Config)) *testServer {
+	tb.Helper()
+	eng, err := query.New(st, qcfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

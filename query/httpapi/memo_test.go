@@ -1,12 +1,9 @@
 package httpapi
 
 import (
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/outpost-authz/outpost/query"
 	"github.com/outpost-authz/outpost/replica"
@@ -108,18 +105,7 @@ declare grant_until(User, Doc, Integer);`)
 	a.insert(fact("grant_until", val("User", "a"), val("Doc", "d"), val("Integer", "1000")))
 	var now atomic.Int64
 	now.Store(999)
-	eng, err := query.New(st, query.Config{Now: now.Load})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(eng.Close)
-	srv, err := New(Config{Engine: eng, Registry: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	ts := &testServer{Server: hs, srv: srv, eng: eng}
+	ts := startServerWith(t, st, query.Config{Now: now.Load}, nil)
 	body := authzBody("User:a", "read", "Doc:d")
 	for range 3 {
 		if r := ts.post(t, "/api/authorize", body); r.status != 200 || !r.object(t)["allowed"].(bool) {
@@ -135,16 +121,7 @@ declare grant_until(User, Doc, Integer);`)
 // TestAnswerMemoFollowsTheCache: a node without an answer cache keeps no
 // memo either (the uncached figures stay uncached).
 func TestAnswerMemoFollowsTheCache(t *testing.T) {
-	eng, err := query.New(loadedState(t), query.Config{CacheMaxBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(eng.Close)
-	srv, err := New(Config{Engine: eng, Registry: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if srv.memo != nil {
+	if ts := startServerWith(t, loadedState(t), query.Config{CacheMaxBytes: -1}, nil); ts.srv.memo != nil {
 		t.Error("a server over an uncached engine has an answer memo")
 	}
 }
