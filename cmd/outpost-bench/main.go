@@ -49,6 +49,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/outpost-authz/outpost/internal/memtune"
 )
 
 func main() {
@@ -142,6 +144,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			pprof.StopCPUProfile()
 			f.Close()
 		}()
+	}
+	// The in-process scenarios measure a node's parts, so they run under
+	// the node's memory policy (collector target, soft limit), as the
+	// pinned server child does; GOGC and GOMEMLIMIT still override it.
+	if _, err := memtune.Apply(memtune.Config{}); err != nil {
+		fmt.Fprintln(stderr, "outpost-bench:", err)
+		return 2
 	}
 	rep := newReport(c.seed, args)
 	err = runAll(ctx, &c, rep)
