@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
+	"time"
 
+	"github.com/outpost-authz/outpost/internal/tlsfiles"
 	"github.com/outpost-authz/outpost/query/verify"
 )
 
@@ -33,6 +37,10 @@ func runVerify(ctx context.Context, args []string, env envLookup, stdout, stderr
 	n := fs.Int("questions", 200, "how many questions to ask")
 	seed := fs.Uint64("seed", 0, "seed of the question generator (0: random)")
 	asJSON := fs.Bool("json", false, "print every result as a JSON line")
+	cpCA := fs.String("control-plane-ca-file", get("OUTPOST_CONTROL_PLANE_CA_FILE", ""), "PEM CAs to trust for an https:// control plane (default: system roots; env OUTPOST_CONTROL_PLANE_CA_FILE)")
+	nodeCA := fs.String("node-ca-file", "", "PEM CAs to trust for an https:// node (default: system roots)")
+	nodeCert := fs.String("node-cert-file", "", "client certificate (PEM) for a node that requires one (--tls-client-ca-file)")
+	nodeKey := fs.String("node-key-file", "", "key (PEM) of --node-cert-file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -43,10 +51,19 @@ func runVerify(ctx context.Context, args []string, env envLookup, stdout, stderr
 	if *nodeToken == "" {
 		*nodeToken = *token
 	}
-	node := verify.HTTPAnswerer{URL: *nodeURL, Token: *nodeToken}
+	cpClient, err := verifyClient(*cpCA, "", "")
+	var nodeClient *http.Client
+	if err == nil {
+		nodeClient, err = verifyClient(*nodeCA, *nodeCert, *nodeKey)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "outpost verify: %v\n", err)
+		return 2
+	}
+	node := verify.HTTPAnswerer{URL: *nodeURL, Token: *nodeToken, Client: nodeClient}
 	v, err := verify.New(verify.Config{
 		Local:    node,
-		Upstream: verify.HTTPAnswerer{URL: *cpURL, Token: *token},
+		Upstream: verify.HTTPAnswerer{URL: *cpURL, Token: *token, Client: cpClient},
 		Sample: func(ctx context.Context, rng *rand.Rand) (verify.Sample, error) {
 			return verify.SampleHTTP(ctx, node, rng)
 		},
@@ -86,6 +103,31 @@ func runVerify(ctx context.Context, args []string, env envLookup, stdout, stderr
 		return 1
 	}
 	return 0
+}
+
+// verifyClient is an HTTP client trusting the CAs in caFile (system roots
+// without one) and presenting the certificate in certFile and keyFile
+// when given; errors name the file.
+func verifyClient(caFile, certFile, keyFile string) (*http.Client, error) {
+	if (certFile == "") != (keyFile == "") {
+		return nil, fmt.Errorf("--node-cert-file and --node-key-file go together")
+	}
+	tc := &tls.Config{MinVersion: tlsfiles.MinVersion}
+	if caFile != "" {
+		pool, err := tlsfiles.CertPool(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", caFile, err)
+		}
+		tc.RootCAs = pool
+	}
+	if certFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--node-cert-file/--node-key-file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}, nil
 }
 
 func show(q verify.Question, a verify.Answer) string {
