@@ -122,9 +122,12 @@ type ShGlobal struct {
 	Name ShTerm
 }
 
-// ShCall is a predicate call inside a shorthand body, e.g. is_public(resource).
+// ShCall is a predicate call inside a shorthand body, e.g. is_public(resource),
+// or with Not (at NotPos) its negation, not is_locked(resource).
 type ShCall struct {
-	Call *Call
+	Call   *Call
+	Not    bool
+	NotPos Pos
 }
 
 // ShAnd is a conjunction of two or more shorthand expressions.
@@ -363,9 +366,14 @@ func (*TestBlock) itemNode()   {}
 
 func (n *ShAtom) Position() Pos   { return n.Pos }
 func (n *ShGlobal) Position() Pos { return n.Pos }
-func (n *ShCall) Position() Pos   { return n.Call.Pos }
-func (n *ShAnd) Position() Pos    { return n.Pos }
-func (n *ShOr) Position() Pos     { return n.Pos }
+func (n *ShCall) Position() Pos {
+	if n.Not {
+		return n.NotPos
+	}
+	return n.Call.Pos
+}
+func (n *ShAnd) Position() Pos { return n.Pos }
+func (n *ShOr) Position() Pos  { return n.Pos }
 
 func (*ShAtom) shNode()   {}
 func (*ShGlobal) shNode() {}

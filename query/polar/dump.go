@@ -166,7 +166,11 @@ func (d *dumper) sh(n int, e ShExpr) {
 		d.line(n, "ShGlobal %s", at(x.Pos))
 		d.line(n+1, "Name %s %s", at(x.Name.Pos), shTermText(x.Name))
 	case *ShCall:
-		d.line(n, "ShCall")
+		if x.Not {
+			d.line(n, "ShCall not %s", at(x.NotPos))
+		} else {
+			d.line(n, "ShCall")
+		}
 		d.expr(n+1, x.Call)
 	case *ShAnd:
 		d.line(n, "ShAnd %s", at(x.Pos))

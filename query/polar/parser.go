@@ -514,6 +514,15 @@ func (p *parser) parseShAtom() ShExpr {
 		return e
 	case p.tok.kind == tkIdent && p.peek().kind == tkLParen:
 		return &ShCall{Call: p.parseCall()}
+	case p.isWord("not"):
+		// "read" if "member" and not is_locked(resource): a negated
+		// call, as in a rule body (docs/decisions.md).
+		pos := p.tok.pos
+		p.next()
+		if p.tok.kind != tkIdent || p.peek().kind != tkLParen {
+			p.expected(`a predicate call after "not" in a shorthand rule`)
+		}
+		return &ShCall{Call: p.parseCall(), Not: true, NotPos: pos}
 	case p.isWord("global"):
 		if next := p.peek(); next.kind == tkString || next.kind == tkIdent && shIdent(next.text) {
 			g := &ShGlobal{Pos: p.tok.pos}

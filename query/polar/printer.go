@@ -240,6 +240,9 @@ func (w *printer) shExpr(e ShExpr, min int) {
 		w.WriteString("global ")
 		w.shTerm(n.Name)
 	case *ShCall:
+		if n.Not {
+			w.WriteString("not ")
+		}
 		w.call(n.Call)
 	case *ShAnd:
 		w.shJoin(n.Args, " and ", precNot)

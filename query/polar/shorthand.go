@@ -125,6 +125,9 @@ func (b *builder) shBody(c *shCtx, e ShExpr) ([][]irLit, bool) {
 			t, _ := b.term(a, c.s)
 			l.args = append(l.args, t)
 		}
+		if e.Not {
+			return [][]irLit{{{kind: lNot, pos: e.NotPos, sub: []irLit{l}}}}, true
+		}
 		return [][]irLit{{l}}, true
 	case *ShGlobal:
 		lit, ok := b.shGlobal(c, e)
