@@ -305,7 +305,7 @@ func classify(err error) error {
 
 // canonical checks and canonicalises a value named field in messages.
 func canonical(field string, v replica.Value) (polar.Value, error) {
-	c, err := replica.Canonical(v)
+	c, err := replica.CanonicalQuestion(v)
 	if err != nil {
 		return polar.Value{}, fmt.Errorf("%w: %s: %v", ErrBadRequest, field, err)
 	}

@@ -16,22 +16,36 @@ type Value struct {
 
 func (v Value) String() string { return v.Type + ":" + v.ID }
 
-// MaxIDBytes is the longest id (in bytes of UTF-8) a value may have.
+// MaxIDBytes is the longest id (in bytes of UTF-8) a stored value may have
+// (Oso's limit on fact arguments).
 const MaxIDBytes = 384
+
+// MaxQuestionIDBytes is the longest id of a value a question asks about
+// (an actor or resource of authorize, list, actions, a query's constants).
+// Oso documents 384 bytes for fact arguments, not for questions, so a node
+// does not refuse a longer id there: it can match no stored fact, but a
+// rule that needs none (every user may read a public page) still applies.
+const MaxQuestionIDBytes = 16 << 10
 
 // Canonical checks a concrete value and returns it with a canonical id:
 // Integer ids as base-10 int64 without leading zeros or plus sign, Boolean
 // ids as true/false (in any case: .NET writes True and False). It rejects
 // empty types and ids and ids over MaxIDBytes.
-func Canonical(v Value) (Value, error) {
+func Canonical(v Value) (Value, error) { return canonical(v, MaxIDBytes) }
+
+// CanonicalQuestion is Canonical for a value asked about rather than
+// stored: its id may have up to MaxQuestionIDBytes.
+func CanonicalQuestion(v Value) (Value, error) { return canonical(v, MaxQuestionIDBytes) }
+
+func canonical(v Value, maxID int) (Value, error) {
 	if v.Type == "" {
 		return v, fmt.Errorf("value has an empty type")
 	}
 	if v.ID == "" {
 		return v, fmt.Errorf("value of type %s has an empty id", v.Type)
 	}
-	if len(v.ID) > MaxIDBytes {
-		return v, fmt.Errorf("id of %s value is %d bytes; the limit is %d", v.Type, len(v.ID), MaxIDBytes)
+	if len(v.ID) > maxID {
+		return v, fmt.Errorf("id of %s value is %d bytes; the limit is %d", v.Type, len(v.ID), maxID)
 	}
 	switch v.Type {
 	case "Integer":

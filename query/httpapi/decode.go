@@ -259,20 +259,22 @@ func (f *fields) nonEmpty(path string, v any) string {
 	return s
 }
 
-// value reads a concrete typed value from two fields (actor_type and
-// actor_id) and checks its id (Integer, Boolean, length).
+// value reads a concrete typed value asked about from two fields
+// (actor_type and actor_id) and checks its id (Integer, Boolean, length).
 func (f *fields) value(typeField, idField string) replica.Value {
 	v := replica.Value{Type: f.str(typeField), ID: f.str(idField)}
 	if f.err == nil {
-		if _, err := replica.Canonical(v); err != nil {
+		if _, err := replica.CanonicalQuestion(v); err != nil {
 			f.fail("%s: %v", idField, err)
 		}
 	}
 	return v
 }
 
-// typedValue reads an object {"type": string, "id": string} at path.
-func (f *fields) typedValue(path string, v any, concreteHint string) replica.Value {
+// typedValue reads an object {"type": string, "id": string} at path and
+// checks it with canon (replica.Canonical for a fact's argument,
+// replica.CanonicalQuestion for a value asked about).
+func (f *fields) typedValue(path string, v any, concreteHint string, canon func(replica.Value) (replica.Value, error)) replica.Value {
 	if f.err != nil {
 		return replica.Value{}
 	}
@@ -299,7 +301,7 @@ func (f *fields) typedValue(path string, v any, concreteHint string) replica.Val
 		}
 	}
 	if f.err == nil {
-		if _, err := replica.Canonical(out); err != nil {
+		if _, err := canon(out); err != nil {
 			f.fail("%s: %v", path, err)
 		}
 	}
@@ -361,7 +363,7 @@ func (f *fields) contextFacts() []replica.Fact {
 		args := f.argList(path, m)
 		fact := replica.Fact{Predicate: pred, Args: make([]replica.Value, len(args))}
 		for j, a := range args {
-			fact.Args[j] = f.typedValue(fmt.Sprintf("%s.args[%d]", path, j), a, " (context facts must be concrete)")
+			fact.Args[j] = f.typedValue(fmt.Sprintf("%s.args[%d]", path, j), a, " (context facts must be concrete)", replica.Canonical)
 		}
 		if f.err != nil {
 			return nil

@@ -129,7 +129,7 @@ func (f *fields) constraints() map[string]query.VarConstraint {
 			for i, id := range arr {
 				s := f.nonEmpty(fmt.Sprintf("%s.ids[%d]", path, i), id)
 				if f.err == nil {
-					if _, err := replica.Canonical(replica.Value{Type: vc.Type, ID: s}); err != nil {
+					if _, err := replica.CanonicalQuestion(replica.Value{Type: vc.Type, ID: s}); err != nil {
 						f.fail("%s.ids[%d]: %v", path, i, err)
 					}
 				}
@@ -180,7 +180,7 @@ func (f *fields) factPattern() replica.Pattern {
 				f.fail("%s has an id but no type; a pattern argument needs a type to match an id", path)
 			}
 			if f.err == nil {
-				if _, err := replica.Canonical(replica.Value{Type: *pa.Type, ID: s}); err != nil {
+				if _, err := replica.CanonicalQuestion(replica.Value{Type: *pa.Type, ID: s}); err != nil {
 					f.fail("%s: %v", path, err)
 				}
 			}

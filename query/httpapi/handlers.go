@@ -70,7 +70,7 @@ func (s *Server) authorizeResources(c *call) (any, query.Meta, error) {
 	arr, _ := f.array("resources", true)
 	resources := make([]replica.Value, len(arr))
 	for i, el := range arr {
-		resources[i] = f.typedValue("resources["+strconv.Itoa(i)+"]", el, " (resources must be concrete)")
+		resources[i] = f.typedValue("resources["+strconv.Itoa(i)+"]", el, " (resources must be concrete)", replica.CanonicalQuestion)
 	}
 	ctx := f.contextFacts()
 	if f.err != nil {

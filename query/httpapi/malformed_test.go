@@ -51,7 +51,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"empty resource_type", authz, `{"actor_type":"User","actor_id":"alice","action":"read","resource_type":"","resource_id":"anvil"}`, 400, "resource_type must not be empty"},
 		{"bad Integer id", authz, `{"actor_type":"Integer","actor_id":"12x","action":"read","resource_type":"Repository","resource_id":"anvil"}`, 400, `actor_id: Integer id "12x" is not a base-10 signed 64-bit integer`},
 		{"bad Boolean id", authz, `{"actor_type":"User","actor_id":"a","action":"read","resource_type":"Boolean","resource_id":"yes"}`, 400, `resource_id: Boolean id "yes" is not true or false`},
-		{"id too long", authz, `{"actor_type":"User","actor_id":"` + strings.Repeat("a", 400) + `","action":"read","resource_type":"Repository","resource_id":"anvil"}`, 400, "actor_id: id of User value is 400 bytes"},
+		{"id too long", authz, `{"actor_type":"User","actor_id":"` + strings.Repeat("a", 17<<10) + `","action":"read","resource_type":"Repository","resource_id":"anvil"}`, 400, "actor_id: id of User value is 17408 bytes"},
 		{"undeclared actor type", authz, `{"actor_type":"Robot","actor_id":"r2","action":"read","resource_type":"Repository","resource_id":"anvil"}`, 400, "unknown type Robot"},
 		{"abstract resource type", authz, `{"actor_type":"User","actor_id":"a","action":"read","resource_type":"Resource","resource_id":"anvil"}`, 400, "Resource is abstract"},
 
