@@ -618,11 +618,17 @@ func (q *qctx) onTuple(t []uint32) bool {
 // visitRow binds the call's variables to one answer row and continues with
 // the rest of the plan. stop reports that evaluation must end.
 func (q *qctx) visitRow(st *step, rest []step, env []uint32, k *cont, row []uint32) (matched, stop bool) {
-	var saved [MaxArity * 2]uint32
-	for i, v := range st.outVars {
-		saved[i] = env[v]
-	}
+	// Every variable argument is restored afterwards, not only the step's
+	// outputs: one bound to a typed wildcard (an answer such as "any
+	// Organization") is narrowed to this row's value by unify, and the
+	// next row must see the wildcard again.
 	l := st.lit
+	var saved [MaxArity]uint32
+	for i := range l.args {
+		if a := &l.args[i]; a.kind == tVar {
+			saved[i] = env[a.v]
+		}
+	}
 	ok := true
 	for i := range l.args {
 		a := &l.args[i]
@@ -634,8 +640,10 @@ func (q *qctx) visitRow(st *step, rest []step, env []uint32, k *cont, row []uint
 	if ok {
 		stop = !q.solve(rest, env, k)
 	}
-	for i, v := range st.outVars {
-		env[v] = saved[i]
+	for i := len(l.args) - 1; i >= 0; i-- {
+		if a := &l.args[i]; a.kind == tVar {
+			env[a.v] = saved[i]
+		}
 	}
 	return ok, stop
 }
