@@ -3,6 +3,7 @@ package localsql
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -616,8 +617,21 @@ func (g *gen) expand(rule *polar.RuleView, key, pred string, args []term, st sta
 	if rule != nil {
 		what = rule.Text
 	}
+	depth := len(g.stack)
 	g.stack = append(g.stack, frameKey{key: key, args: args, rule: strings.TrimSuffix(what, ";")})
-	defer func() { g.stack = g.stack[:len(g.stack)-1] }()
+	defer func() { g.stack = g.stack[:depth] }()
+	// The frames above depth are this call's: an answer goes on with the
+	// caller's other goals (k), which are not inside this call, so they
+	// must not see it as an ancestor (is_public(doc) and is_public(other)
+	// are siblings, not a recursion).
+	caller := k
+	k = func(ans []term, st state) bool {
+		inner := slices.Clone(g.stack[depth:])
+		g.stack = g.stack[:depth]
+		ok := caller(ans, st)
+		g.stack = append(g.stack[:depth], inner...)
+		return ok
+	}
 
 	if sigs, ok := g.b.Facts[key]; ok {
 		for _, s := range sigs {
