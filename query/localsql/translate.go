@@ -209,6 +209,26 @@ func (g *gen) tick() bool {
 
 func (g *gen) fits(t, of string) bool { return of == "" || g.p.IsSubtype(t, of) }
 
+// fitsAny reports whether a stored fact's row fits one of the signatures:
+// its type at each column argument, its value at each constant.
+func (g *gen) fitsAny(row []polar.Value, sigs []*Signature) bool {
+	for _, s := range sigs {
+		fit := len(s.Args) == len(row)
+		for i := 0; fit && i < len(row); i++ {
+			a := s.Args[i]
+			if a.Col {
+				fit = g.fits(row[i].Type, a.Value.Type)
+			} else {
+				fit = row[i] == a.Value
+			}
+		}
+		if fit {
+			return true
+		}
+	}
+	return false
+}
+
 func (g *gen) meet(a, b string) (string, bool) {
 	switch {
 	case a == "":
@@ -633,13 +653,15 @@ func (g *gen) expand(rule *polar.RuleView, key, pred string, args []term, st sta
 		return ok
 	}
 
-	if sigs, ok := g.b.Facts[key]; ok {
-		for _, s := range sigs {
-			if !g.bindingCall(s, args, st, k) {
-				return false
-			}
+	// Bound signatures come from the database; the predicate's stored
+	// facts of other signatures still hold (docs/decisions.md).
+	sigs := g.b.Facts[key]
+	for _, s := range sigs {
+		if !g.bindingCall(s, args, st, k) {
+			return false
 		}
-	} else if !g.storedFacts(pred, args, st, k) {
+	}
+	if !g.storedFacts(pred, args, sigs, st, k) {
 		return false
 	}
 	if rows := g.ctx[key]; len(rows) > 0 {
@@ -749,8 +771,10 @@ func (g *gen) bindingCall(s *Signature, args []term, st state, k answerFn) bool 
 	return k(ans, st.with(from, ""))
 }
 
-// storedFacts visits the stored facts of pred matching the constant args.
-func (g *gen) storedFacts(pred string, args []term, st state, k answerFn) bool {
+// storedFacts visits the stored facts of pred matching the constant args,
+// but for those that fit one of the bound signatures: those facts come
+// from the database only.
+func (g *gen) storedFacts(pred string, args []term, bound []*Signature, st state, k answerFn) bool {
 	rel, ok := g.db.RelationID(pred, len(args))
 	if !ok {
 		return true
@@ -782,7 +806,9 @@ func (g *gen) storedFacts(pred string, args []term, st state, k answerFn) bool {
 			typ, id := g.db.Value(s)
 			row[i] = polar.Value{Type: typ, ID: id}
 		}
-		rows = append(rows, row)
+		if !g.fitsAny(row, bound) {
+			rows = append(rows, row)
+		}
 		return true
 	})
 	if g.memo == nil {
