@@ -83,7 +83,13 @@ func canonicalValue(v replica.Value) polar.Value {
 	return polar.Value(c)
 }
 
-func localRequest(in query.LocalInput, b *localsql.Bindings) localsql.Request {
+// localRequest builds a translation request, warning (once a minute per
+// signature) of binding signatures the policy cannot use, which are left
+// out rather than refused (localsql.Bindings.Usable).
+func (s *Server) localRequest(in query.LocalInput, b *localsql.Bindings) localsql.Request {
+	for _, why := range b.Ignored(in.Policy) {
+		s.warnEvery("bindings:"+why, "data bindings: a signature the policy cannot use is ignored", "reason", why)
+	}
 	return localsql.Request{Policy: in.Policy, DB: in.DB, Bindings: b, Context: in.Context,
 		Now: in.Now, EngineSteps: in.MaxSteps}
 }
@@ -103,7 +109,7 @@ func (s *Server) authorizeQuery(c *call) (any, query.Meta, error) {
 	}
 	var sql string
 	m, err := s.eng.Local(ctx, func(in query.LocalInput) error {
-		sql, err = localsql.Authorize(localRequest(in, b), canonicalValue(actor), action, canonicalValue(res))
+		sql, err = localsql.Authorize(s.localRequest(in, b), canonicalValue(actor), action, canonicalValue(res))
 		return err
 	})
 	if err != nil {
@@ -131,7 +137,7 @@ func (s *Server) listQuery(c *call) (any, query.Meta, error) {
 	}
 	var sql string
 	m, err := s.eng.Local(ctx, func(in query.LocalInput) error {
-		sql, err = localsql.List(localRequest(in, b), canonicalValue(actor), action, resType, column)
+		sql, err = localsql.List(s.localRequest(in, b), canonicalValue(actor), action, resType, column)
 		return err
 	})
 	if err != nil {
@@ -154,7 +160,7 @@ func (s *Server) actionsQuery(c *call) (any, query.Meta, error) {
 	}
 	var sql string
 	m, err := s.eng.Local(ctx, func(in query.LocalInput) error {
-		sql, err = localsql.Actions(localRequest(in, b), canonicalValue(actor), canonicalValue(res))
+		sql, err = localsql.Actions(s.localRequest(in, b), canonicalValue(actor), canonicalValue(res))
 		return err
 	})
 	if err != nil {
@@ -241,9 +247,9 @@ func (s *Server) evaluateQueryLocal(c *call) (any, query.Meta, error) {
 	var sql string
 	m, err := s.eng.Local(ctx, func(in query.LocalInput) error {
 		if mode.filter {
-			sql, err = localsql.Filter(localRequest(in, b), q, mode.varName, mode.column)
+			sql, err = localsql.Filter(s.localRequest(in, b), q, mode.varName, mode.column)
 		} else {
-			sql, err = localsql.Select(localRequest(in, b), q, mode.columns)
+			sql, err = localsql.Select(s.localRequest(in, b), q, mode.columns)
 		}
 		return err
 	})

@@ -86,12 +86,12 @@ func ParseBindings(text string) (*Bindings, error) {
 	if facts == nil {
 		return nil, badf("data bindings: no facts key; declare at least one fact signature under facts")
 	}
-	if facts.Kind != yaml.MappingNode || len(facts.Content) == 0 {
-		if isNull(facts) || (facts.Kind == yaml.MappingNode) {
-			return nil, badf("data bindings: facts is empty; declare at least one fact signature")
-		}
+	if !isNull(facts) && facts.Kind != yaml.MappingNode {
 		return nil, badf("data bindings: line %d: facts must be a mapping from fact signatures to {query: ...}, not %s", facts.Line, nodeKind(facts))
 	}
+	// An empty facts (every signature commented out, as Oso's
+	// local-authorization sample does for its centralized mode) binds
+	// nothing: every answer comes from the server, as constant SQL.
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(facts.Content); i += 2 {
 		k, v := facts.Content[i], facts.Content[i+1]
@@ -379,29 +379,36 @@ func (s *Signature) canonical() string {
 	return b.String()
 }
 
+// Usable returns the signatures of the bindings that the policy can use,
+// by predicate/arity, and why each other one cannot: a type the policy
+// does not declare, or a fact the policy does not admit. Oso's own files
+// bind such signatures (sqlalchemy-oso-cloud writes is_public(T:_,
+// Boolean:_) for every model; samples bind types another service's policy
+// declares), and Oso accepts them, so they are left out, not refused: no
+// call of the policy can reach them. sql_types may name any type.
+func (b *Bindings) Usable(p *polar.Policy) (usable map[string][]*Signature, unused []string) {
+	usable = map[string][]*Signature{}
+	for _, key := range sortedKeys(b.Facts) {
+		for _, s := range b.Facts[key] {
+			if err := usable1(p, s); err != nil {
+				unused = append(unused, err.Error())
+				continue
+			}
+			usable[key] = append(usable[key], s)
+		}
+	}
+	return usable, unused
+}
+
 // Validate checks the bindings against a policy: every type declared,
 // every signature a fact the policy admits, every sql_types key a type.
+// Requests do not need it (see Usable); it serves tools that want to
+// know.
 func (b *Bindings) Validate(p *polar.Policy) error {
 	for _, key := range sortedKeys(b.Facts) {
 		for _, s := range b.Facts[key] {
-			f := polar.Fact{Predicate: s.Pred}
-			for i, a := range s.Args {
-				if !p.HasType(a.Value.Type) {
-					return badf("data bindings: fact signature %q: argument %d has the type %s, which the policy does not declare", s.Text, i+1, a.Value.Type)
-				}
-				v := a.Value
-				if v.ID == "" {
-					v.ID = "x"
-					if v.Type == polar.TypeInteger {
-						v.ID = "0"
-					} else if v.Type == polar.TypeBoolean {
-						v.ID = "true"
-					}
-				}
-				f.Args = append(f.Args, v)
-			}
-			if err := p.CheckFact(f); err != nil {
-				return badf("data bindings: fact signature %q: %v", s.Text, err)
+			if err := usable1(p, s); err != nil {
+				return err
 			}
 		}
 	}
@@ -409,6 +416,30 @@ func (b *Bindings) Validate(p *polar.Policy) error {
 		if !p.HasType(t) {
 			return badf("data bindings: sql_types names the type %s, which the policy does not declare", t)
 		}
+	}
+	return nil
+}
+
+// usable1 is nil when the policy can use signature s, else why not.
+func usable1(p *polar.Policy, s *Signature) error {
+	f := polar.Fact{Predicate: s.Pred}
+	for i, a := range s.Args {
+		if !p.HasType(a.Value.Type) {
+			return badf("data bindings: fact signature %q: argument %d has the type %s, which the policy does not declare", s.Text, i+1, a.Value.Type)
+		}
+		v := a.Value
+		if v.ID == "" {
+			v.ID = "x"
+			if v.Type == polar.TypeInteger {
+				v.ID = "0"
+			} else if v.Type == polar.TypeBoolean {
+				v.ID = "true"
+			}
+		}
+		f.Args = append(f.Args, v)
+	}
+	if err := p.CheckFact(f); err != nil {
+		return badf("data bindings: fact signature %q: %v", s.Text, err)
 	}
 	return nil
 }

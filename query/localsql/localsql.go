@@ -29,9 +29,6 @@ func newGen(r Request) (*gen, error) {
 		return nil, badf("data bindings are required for local authorization")
 	}
 	info := r.Bindings.infoFor(r.Policy)
-	if info.err != nil {
-		return nil, info.err
-	}
 	g := &gen{p: r.Policy, db: r.DB, b: r.Bindings, info: info, now: r.Now, max: r.MaxSteps,
 		ctx: map[string][][]polar.Value{}}
 	if g.max <= 0 {
@@ -370,6 +367,10 @@ func prepareQuery(r Request, q Query, columns map[string]string, filterVar strin
 	}
 	return g, names, lits, env, nil
 }
+
+// Ignored returns why the signatures the policy cannot use are left out
+// (see Usable), for a warning; nil when every signature is usable.
+func (b *Bindings) Ignored(p *polar.Policy) []string { return b.infoFor(p).unused }
 
 // Describe summarises the bindings for logs: predicates and signatures.
 func (b *Bindings) Describe() string {

@@ -25,7 +25,8 @@ type policyInfo struct {
 	rules    map[string][]*polar.RuleView // by predicate/arity
 	localDep map[string]bool              // predicate/arity reaches a bound predicate
 	needed   map[*polar.RuleView][]bool   // variables of each rule's head
-	err      error                        // the bindings do not fit the policy
+	facts    map[string][]*Signature      // the signatures the policy can use (Bindings.Usable)
+	unused   []string                     // why the others cannot be used
 }
 
 func (b *Bindings) infoFor(p *polar.Policy) *policyInfo {
@@ -35,7 +36,7 @@ func (b *Bindings) infoFor(p *polar.Policy) *policyInfo {
 		return b.info
 	}
 	in := &policyInfo{policy: p, rules: map[string][]*polar.RuleView{}, localDep: map[string]bool{}, needed: map[*polar.RuleView][]bool{}}
-	in.err = b.Validate(p)
+	in.facts, in.unused = b.Usable(p)
 	views := p.RuleViews()
 	for i := range views {
 		r := &views[i]
@@ -49,7 +50,7 @@ func (b *Bindings) infoFor(p *polar.Policy) *policyInfo {
 		}
 		in.needed[r] = nd
 	}
-	for k := range b.Facts {
+	for k := range in.facts {
 		in.localDep[k] = true
 	}
 	var calls func(lits []polar.LitView) bool
@@ -509,7 +510,7 @@ func (g *gen) pick(lits []polar.LitView, rem uint64, env []term, needed []bool) 
 				}
 			}
 			score = 3 * n
-			switch _, bound := g.b.Facts[key]; {
+			switch _, bound := g.info.facts[key]; {
 			case bound:
 				score += 2
 			default:
@@ -655,7 +656,7 @@ func (g *gen) expand(rule *polar.RuleView, key, pred string, args []term, st sta
 
 	// Bound signatures come from the database; the predicate's stored
 	// facts of other signatures still hold (docs/decisions.md).
-	sigs := g.b.Facts[key]
+	sigs := g.info.facts[key]
 	for _, s := range sigs {
 		if !g.bindingCall(s, args, st, k) {
 			return false

@@ -113,13 +113,24 @@ describe("local authorization", () => {
   it("a bad bindings file is a 400 naming the problem, from the node too", async () => {
     await chaos.set("refuse");
     const file = path.join(bindingsDir, "bad.yaml");
-    fs.writeFileSync(file, "facts:\n  has_role(Ghost:_, String:_, Repository:_):\n    query: SELECT 1, 2, 3\n");
+    fs.writeFileSync(file, "facts:\n  is_public(Repository:_):\n    sql: SELECT id FROM repos\n");
     const client = new Oso(chaos.url, WRITE_KEY, { fallbackUrl: node.url, fetchTimeoutMillis: FETCH_TIMEOUT_MS, dataBindings: file });
     await assert.rejects(client.authorizeLocal(alice, "read", anvil), (e) => {
       assert.equal(e.statusCode, 400);
-      assert.match(e.message, /Ghost/);
+      assert.match(e.message, /is_public\(Repository:_\).*no query key/);
       return true;
     });
+  });
+
+  it("a signature the policy cannot use is left out, as Oso does, from the node too", async () => {
+    await chaos.set("refuse");
+    const file = path.join(bindingsDir, "ghost.yaml");
+    fs.writeFileSync(file, "facts:\n  has_role(Ghost:_, String:_, Repository:_):\n    query: SELECT 1, 2, 3\n");
+    const client = new Oso(chaos.url, WRITE_KEY, { fallbackUrl: node.url, fetchTimeoutMillis: FETCH_TIMEOUT_MS, dataBindings: file });
+    const sql = await client.authorizeLocal(alice, "read", anvil);
+    const rows = await db.rows(sql);
+    assert.equal(rows.length, 1);
+    assert.equal(typeof rows[0].allowed, "boolean");
   });
 
   it("context facts count like stored facts", async () => {
