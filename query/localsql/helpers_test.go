@@ -1,11 +1,15 @@
 package localsql
 
 import (
+	"context"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/outpost-authz/outpost/query"
 	"github.com/outpost-authz/outpost/query/polar"
 	"github.com/outpost-authz/outpost/replica"
+	"github.com/outpost-authz/outpost/testenv/pgtest"
 )
 
 // loadState returns a replica state with the policy and the facts.
@@ -45,4 +49,40 @@ func val(t, id string) polar.Value { return polar.Value{Type: t, ID: id} }
 
 func fact(pred string, args ...polar.Value) polar.Fact {
 	return polar.Fact{Predicate: pred, Args: args}
+}
+
+// pgConn connects to the shared test PostgreSQL; the connection closes
+// with the test.
+func pgConn(t *testing.T) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), pgtest.Shared(t).DSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// pgIDs creates table from create and rows from insert (dropping it when
+// the test ends), then returns the ids of `SELECT id FROM table WHERE
+// fragment ORDER BY id`.
+func pgIDs(t *testing.T, table, create, insert, fragment string) []string {
+	t.Helper()
+	conn := pgConn(t)
+	ctx := t.Context()
+	for _, stmt := range []string{`DROP TABLE IF EXISTS ` + table, create, insert} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() { conn.Exec(context.Background(), `DROP TABLE `+table) })
+	rows, err := conn.Query(ctx, `SELECT id FROM `+table+` WHERE `+fragment+` ORDER BY id`)
+	if err != nil {
+		t.Fatalf("%s: %v", fragment, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

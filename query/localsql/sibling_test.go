@@ -1,13 +1,8 @@
 package localsql
 
 import (
-	"context"
 	"slices"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/outpost-authz/outpost/testenv/pgtest"
 )
 
 // TestSiblingCallsAreNotRecursion: two calls of the same bound predicate
@@ -45,32 +40,9 @@ has_permission(_: User, "read", doc: Doc) if
 		t.Fatalf("list: %v", err)
 	}
 
-	srv := pgtest.Shared(t)
-	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, srv.DSN(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	for _, stmt := range []string{
-		`DROP TABLE IF EXISTS sibling_docs`,
-		`CREATE TABLE sibling_docs (id text PRIMARY KEY, sibling_id text, public boolean)`,
+	got := pgIDs(t, "sibling_docs", `CREATE TABLE sibling_docs (id text PRIMARY KEY, sibling_id text, public boolean)`,
 		// a↔b both public; c public with private d; e public without a sibling
-		`INSERT INTO sibling_docs VALUES ('a','b',true), ('b','a',true), ('c','d',true), ('d','c',false), ('e',NULL,true)`,
-	} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	defer conn.Exec(context.Background(), `DROP TABLE sibling_docs`)
-	rows, err := conn.Query(ctx, `SELECT id FROM sibling_docs WHERE `+sql+` ORDER BY id`)
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
+		`INSERT INTO sibling_docs VALUES ('a','b',true), ('b','a',true), ('c','d',true), ('d','c',false), ('e',NULL,true)`, sql)
 	if want := []string{"a", "b"}; !slices.Equal(got, want) {
 		t.Errorf("readable documents %v, want %v\nSQL: %s", got, want, sql)
 	}

@@ -1,14 +1,10 @@
 package localsql
 
 import (
-	"context"
 	"slices"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/outpost-authz/outpost/query/polar"
-	"github.com/outpost-authz/outpost/testenv/pgtest"
 )
 
 // TestBoundSignaturesOnly: binding one signature of a predicate takes only
@@ -52,31 +48,8 @@ resource Document {
 		t.Fatalf("list: %v", err)
 	}
 
-	srv := pgtest.Shared(t)
-	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, srv.DSN(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	for _, stmt := range []string{
-		`DROP TABLE IF EXISTS sig_documents`,
-		`CREATE TABLE sig_documents (id text PRIMARY KEY, folder_id text)`,
-		`INSERT INTO sig_documents VALUES ('a','f1'), ('b','f2'), ('c','f1'), ('x','f2')`,
-	} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	defer conn.Exec(context.Background(), `DROP TABLE sig_documents`)
-	rows, err := conn.Query(ctx, `SELECT id FROM sig_documents WHERE `+sql+` ORDER BY id`)
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := pgIDs(t, "sig_documents", `CREATE TABLE sig_documents (id text PRIMARY KEY, folder_id text)`,
+		`INSERT INTO sig_documents VALUES ('a','f1'), ('b','f2'), ('c','f1'), ('x','f2')`, sql)
 	if want := []string{"a", "c"}; !slices.Equal(got, want) {
 		t.Errorf("documents ann reads %v, want %v\nSQL: %s", got, want, sql)
 	}
