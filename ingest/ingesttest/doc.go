@@ -12,7 +12,8 @@
 //   - Event, PoisonEvent and friends, which build event payloads;
 //   - CheckGoroutines, the leak check of tests that start loops;
 //   - RunUntil and LogBuffer, which run a source until a condition holds
-//     and keep its log (the kafka and nats security tests).
+//     and keep its log, and CheckRefused, the checks of a source given
+//     wrong credentials (the kafka and nats security tests).
 //
 // Concurrency: a FeedServer is safe for concurrent use. The suite's cases
 // run one after another (they share brokers, and some stop them).

@@ -3,6 +3,7 @@ package ingesttest
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,4 +70,22 @@ func RunUntil(t *testing.T, src HealthSource, logs *LogBuffer, wait time.Duratio
 		t.Fatalf("Run: %v", err)
 	}
 	return RunResult{Delivered: n.Load(), Health: src.Health(), Log: logs.String()}
+}
+
+// CheckRefused checks what RunUntil saw of a source given wrong
+// credentials: nothing delivered, the source failing with an error, the
+// secret neither in the error nor in the log, and the failure logged once
+// however often it repeated.
+func CheckRefused(t *testing.T, got RunResult, secret string) {
+	t.Helper()
+	if got.Delivered != 0 || !got.Health.Failing || got.Health.LastError == "" {
+		t.Fatalf("delivered %d, health %+v; want a failing source", got.Delivered, got.Health)
+	}
+	if strings.Contains(got.Health.LastError, secret) || strings.Contains(got.Log, secret) {
+		t.Fatalf("secret %q leaked: error %q, log %s", secret, got.Health.LastError, got.Log)
+	}
+	if n := strings.Count(got.Log, "ingest source failing"); n != 1 {
+		t.Fatalf("logged the failure %d times over %d failures, want once:\n%s", n, got.Health.Failures, got.Log)
+	}
+	t.Logf("reported: %s", got.Health.LastError)
 }
