@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -107,25 +106,14 @@ func runVerify(ctx context.Context, args []string, env envLookup, stdout, stderr
 
 // verifyClient is an HTTP client trusting the CAs in caFile (system roots
 // without one) and presenting the certificate in certFile and keyFile
-// when given; errors name the file.
+// when given (tlsfiles.Client); errors name the file.
 func verifyClient(caFile, certFile, keyFile string) (*http.Client, error) {
 	if (certFile == "") != (keyFile == "") {
 		return nil, fmt.Errorf("--node-cert-file and --node-key-file go together")
 	}
-	tc := &tls.Config{MinVersion: tlsfiles.MinVersion}
-	if caFile != "" {
-		pool, err := tlsfiles.CertPool(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", caFile, err)
-		}
-		tc.RootCAs = pool
-	}
-	if certFile != "" {
-		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("--node-cert-file/--node-key-file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{pair}
+	tc, err := tlsfiles.Client{CAFile: caFile, CertFile: certFile, KeyFile: keyFile}.Config()
+	if err != nil {
+		return nil, err
 	}
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}, nil
 }
