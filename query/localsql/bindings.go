@@ -57,7 +57,7 @@ type Bindings struct {
 func predKey(name string, arity int) string { return name + "/" + strconv.Itoa(arity) }
 
 // ParseBindings parses the YAML text of a data-bindings file (spec §3). It
-// checks the syntax only; Validate checks it against a policy.
+// checks the syntax only; Usable sorts its signatures against a policy.
 func ParseBindings(text string) (*Bindings, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, badf("data bindings are required for local authorization")
@@ -390,7 +390,7 @@ func (b *Bindings) Usable(p *polar.Policy) (usable map[string][]*Signature, unus
 	usable = map[string][]*Signature{}
 	for _, key := range sortedKeys(b.Facts) {
 		for _, s := range b.Facts[key] {
-			if err := usable1(p, s); err != nil {
+			if err := checkSignature(p, s); err != nil {
 				unused = append(unused, err.Error())
 				continue
 			}
@@ -400,28 +400,8 @@ func (b *Bindings) Usable(p *polar.Policy) (usable map[string][]*Signature, unus
 	return usable, unused
 }
 
-// Validate checks the bindings against a policy: every type declared,
-// every signature a fact the policy admits, every sql_types key a type.
-// Requests do not need it (see Usable); it serves tools that want to
-// know.
-func (b *Bindings) Validate(p *polar.Policy) error {
-	for _, key := range sortedKeys(b.Facts) {
-		for _, s := range b.Facts[key] {
-			if err := usable1(p, s); err != nil {
-				return err
-			}
-		}
-	}
-	for _, t := range sortedKeys(b.SQLTypes) {
-		if !p.HasType(t) {
-			return badf("data bindings: sql_types names the type %s, which the policy does not declare", t)
-		}
-	}
-	return nil
-}
-
-// usable1 is nil when the policy can use signature s, else why not.
-func usable1(p *polar.Policy, s *Signature) error {
+// checkSignature is nil when the policy can use signature s, else why not.
+func checkSignature(p *polar.Policy, s *Signature) error {
 	f := polar.Fact{Predicate: s.Pred}
 	for i, a := range s.Args {
 		if !p.HasType(a.Value.Type) {
