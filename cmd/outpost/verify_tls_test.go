@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/outpost-authz/outpost/internal/tlsfiles/tlstest"
 )
@@ -40,6 +43,27 @@ func TestVerifyOverTLS(t *testing.T) {
 	}
 	node := startTLSNode(t, io.Discard, "--events", events, "--tls-cert-file", srv.Cert, "--tls-key-file", srv.Key, "--tls-client-ca-file", srv.CA)
 	upstream := startTLSNode(t, io.Discard, "--events", events, "--tls-cert-file", srv.Cert, "--tls-key-file", srv.Key)
+	// Both nodes listen before they have applied the events: wait until
+	// each serves both facts.
+	pair, err := tls.LoadX509KeyPair(client.Cert, client.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := tlsClient(&tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{pair}})
+	for _, base := range []string{node, upstream} {
+		eventually(t, 10*time.Second, func() error {
+			resp, err := hc.Get(base + "/api/facts?predicate=has_role")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || strings.Count(string(b), `"predicate"`) != 2 {
+				return fmt.Errorf("%s: %d %s", base, resp.StatusCode, b)
+			}
+			return nil
+		})
+	}
 
 	verifyCmd := func(extra ...string) (int, string) {
 		var out, errOut bytes.Buffer
